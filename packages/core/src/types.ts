@@ -48,7 +48,11 @@ export type TargetKeyFlag = (typeof TARGET_KEY_FLAGS)[number];
  */
 export type WrapMethod =
   | { readonly kind: 'one-step'; readonly oaepHash: OaepHash }
-  | { readonly kind: 'two-step'; readonly oaepHash: OaepHash; readonly kwpName: 'CKM_AES_KWP' | 'CKM_AES_KEY_WRAP_KWP' };
+  | {
+      readonly kind: 'two-step';
+      readonly oaepHash: OaepHash;
+      readonly kwpName: 'CKM_AES_KWP' | 'CKM_AES_KEY_WRAP_KWP';
+    };
 
 /** One `[byok]` entry as read, in the order the original prints its `INFO: ReadIni:` lines. */
 export interface IniEntry {
