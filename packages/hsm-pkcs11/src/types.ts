@@ -72,3 +72,16 @@ export interface PolicyVerdict {
   /** How to fix a failure (`lunacm: partition changePolicy -policy 1 -value 1`). */
   readonly fix?: string;
 }
+
+/** A key object found by label, before its attributes are checked against the spec (`loadTargetKey`). */
+export interface FoundKey {
+  readonly handle: Buffer;
+  /** CKO_PRIVATE_KEY (RSA/EC) or CKO_SECRET_KEY (AES). */
+  readonly objectClass: 'private' | 'secret';
+  /** CKA_KEY_TYPE (CKK_RSA, CKK_EC, CKK_AES, ...). */
+  readonly keyType: number;
+  readonly label: string;
+  readonly id: Buffer;
+  readonly token: boolean;
+  readonly private: boolean;
+}
