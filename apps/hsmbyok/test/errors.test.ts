@@ -146,7 +146,7 @@ describe('kekBlob.pem errors (checked before the HSM is opened)', () => {
     await writeFile(join(dir, 'kekBlob.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
     await expectFailure(dir, [OPTION, ...PIN_ARGS], {
       message: /^ERROR: \.\/kekBlob\.pem: the KEK is an EC key/,
-      ckr: ARGS_BAD,
+      ckr: 'CKR_KEY_TYPE_INCONSISTENT (0x00000063)',
     });
     expect(await objectsLabelled(fx, 'ec-kek')).toEqual([]);
   });
@@ -156,7 +156,7 @@ describe('kekBlob.pem errors (checked before the HSM is opened)', () => {
     await writeFile(join(dir, 'kekBlob.pem'), 'not a key\n');
     await expectFailure(dir, [OPTION, ...PIN_ARGS], {
       message: /^ERROR: \.\/kekBlob\.pem: holds no PEM block/,
-      ckr: ARGS_BAD,
+      ckr: 'CKR_FILE_IO (0x8000E004)',
     });
   });
 });

@@ -23,8 +23,18 @@ const MAX_PEM_CHARS = 256 * 1024;
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
-function bad(source: string, message: string): ByokError {
-  return new ByokError('CKR_ARGUMENTS_BAD', `${source}: ${message}`);
+// The original reports a PEM it cannot read as CKR_FILE_IO and a key of the wrong type as
+// CKR_KEY_TYPE_INCONSISTENT; runbooks grep for those names, so we keep them.
+function unreadable(source: string, message: string): ByokError {
+  return new ByokError('CKR_FILE_IO', `${source}: ${message}`);
+}
+
+function wrongKey(
+  source: string,
+  message: string,
+  code: 'CKR_KEY_TYPE_INCONSISTENT' | 'CKR_WRAPPING_KEY_SIZE_RANGE' = 'CKR_KEY_TYPE_INCONSISTENT',
+): ByokError {
+  return new ByokError(code, `${source}: ${message}`);
 }
 
 /**
@@ -35,7 +45,7 @@ export function parseKekPem(text: string | Buffer, opts?: { source?: string }): 
   const source = opts?.source ?? 'kekBlob.pem';
   const pem = stripBom(asText(text));
   if (pem.length > MAX_PEM_CHARS) {
-    throw bad(
+    throw unreadable(
       source,
       `is ${pem.length} characters long; a KEK public key PEM is a few kilobytes: wrong file?`,
     );
@@ -45,14 +55,14 @@ export function parseKekPem(text: string | Buffer, opts?: { source?: string }): 
   if (!block) {
     const found = blocks[0]?.label;
     if (found?.includes('PRIVATE KEY')) {
-      throw bad(
+      throw wrongKey(
         source,
         `holds a private key (${found}); it must hold only the KEK's public key (BEGIN PUBLIC KEY) ` +
           'and the private key should be destroyed or moved back to where it belongs',
       );
     }
     if (found === 'CERTIFICATE') {
-      throw bad(
+      throw wrongKey(
         source,
         'holds a certificate, not a public key; extract it with `openssl x509 -pubkey -noout -in <cert>`',
       );
@@ -62,7 +72,7 @@ export function parseKekPem(text: string | Buffer, opts?: { source?: string }): 
       : pem.trim() === ''
         ? 'nothing (the file is empty)'
         : 'no PEM block';
-    throw bad(
+    throw unreadable(
       source,
       `holds ${what}; it must hold the KEK public key as '-----BEGIN PUBLIC KEY-----' ` +
         '(e.g. `az keyvault key download --encoding PEM`)',
@@ -70,7 +80,7 @@ export function parseKekPem(text: string | Buffer, opts?: { source?: string }): 
   }
   const body = block.body.replace(/\s+/g, '');
   if (body === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0) {
-    throw bad(source, `the ${block.label} block is not valid base64; download the KEK again`);
+    throw unreadable(source, `the ${block.label} block is not valid base64; download the KEK again`);
   }
   const der = Buffer.from(body, 'base64');
   let publicKey: KeyObject;
@@ -81,7 +91,7 @@ export function parseKekPem(text: string | Buffer, opts?: { source?: string }): 
         : createPublicKey({ key: der, format: 'der', type: 'pkcs1' });
   } catch (cause) {
     throw new ByokError(
-      'CKR_ARGUMENTS_BAD',
+      'CKR_FILE_IO',
       `${source}: the ${block.label} block does not decode to a public key; download the KEK again`,
       { cause },
     );
@@ -107,7 +117,7 @@ export function publicKeyToPem(key: KeyObject): string {
 
 function checkedKek(publicKey: KeyObject, source: string): Kek {
   if (publicKey.type !== 'public') {
-    throw bad(source, `is a ${publicKey.type} key; the KEK must be an RSA public key`);
+    throw wrongKey(source, `is a ${publicKey.type} key; the KEK must be an RSA public key`);
   }
   const type = publicKey.asymmetricKeyType;
   if (type !== 'rsa') {
@@ -115,21 +125,25 @@ function checkedKek(publicKey: KeyObject, source: string): Kek {
       type === 'ec'
         ? `an EC key (${publicKey.asymmetricKeyDetails?.namedCurve ?? 'unknown curve'})`
         : quoteValue(String(type));
-    throw bad(
+    throw wrongKey(
       source,
       `the KEK is ${what}; CKM_RSA_AES_KEY_WRAP needs an RSA KEK of ${KEK_MIN_BITS} bits or more: create the KEK as RSA`,
     );
   }
   const modulusBits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
   if (modulusBits < KEK_MIN_BITS) {
-    throw bad(
+    throw wrongKey(
       source,
       `the KEK is RSA-${modulusBits}; it must be at least RSA-${KEK_MIN_BITS} (clouds issue 2048, 3072 or 4096)`,
+      'CKR_WRAPPING_KEY_SIZE_RANGE',
     );
   }
   const exponent = publicKey.asymmetricKeyDetails?.publicExponent ?? 0n;
   if (exponent < 3n || exponent % 2n === 0n) {
-    throw bad(source, `the KEK's public exponent ${exponent} is invalid (it must be odd and at least 3)`);
+    throw wrongKey(
+      source,
+      `the KEK's public exponent ${exponent} is invalid (it must be odd and at least 3)`,
+    );
   }
   const spkiDer = publicKey.export({ type: 'spki', format: 'der' });
   return {

@@ -215,6 +215,8 @@ describe('key spec fuzz', () => {
   });
 });
 
+const KEK_CODES = ['CKR_FILE_IO', 'CKR_KEY_TYPE_INCONSISTENT', 'CKR_WRAPPING_KEY_SIZE_RANGE'];
+
 describe('kekBlob.pem fuzz', () => {
   let pem = '';
   beforeAll(async () => {
@@ -233,7 +235,7 @@ describe('kekBlob.pem fuzz', () => {
     fc.assert(
       fc.property(fc.array(pemMutation, { minLength: 1, maxLength: 4 }), (mutations) => {
         const text = mutate(pem, mutations);
-        const kek = parsedOrByokError(() => parseKekPem(text), ['CKR_ARGUMENTS_BAD']);
+        const kek = parsedOrByokError(() => parseKekPem(text), KEK_CODES);
         if (!kek) return;
         expect(kek.modulusBits).toBeGreaterThanOrEqual(2048);
         expect(kek.fingerprint).toMatch(/^[0-9a-f]{64}$/);
@@ -251,8 +253,8 @@ describe('kekBlob.pem fuzz', () => {
           Buffer.from(Buffer.from(bytes).toString('base64')),
           Buffer.from('\n-----END PUBLIC KEY-----\n'),
         ]);
-        expect(parsedOrByokError(() => parseKekPem(wrapped), ['CKR_ARGUMENTS_BAD'])).toBeUndefined();
-        parsedOrByokError(() => parseKekPem(Buffer.from(bytes)), ['CKR_ARGUMENTS_BAD']);
+        expect(parsedOrByokError(() => parseKekPem(wrapped), KEK_CODES)).toBeUndefined();
+        parsedOrByokError(() => parseKekPem(Buffer.from(bytes)), KEK_CODES);
       }),
       { numRuns: 300 },
     );

@@ -272,8 +272,16 @@ export class Pkcs11Module {
   /** Closes this module's sessions, then C_Finalize when the last user of the library lets go. Idempotent. */
   close(): void {
     if (this.closed) return;
+    // Sessions first, while the module still counts as open: their close() logs out and destroys the
+    // session objects they created; C_Finalize below would drop them anyway, so a failure is not fatal.
+    for (const session of [...this.sessions]) {
+      try {
+        session.close();
+      } catch {
+        // the module is going away; C_Finalize releases whatever the session still held
+      }
+    }
     this.closed = true;
-    for (const session of [...this.sessions]) session.close();
     this.library.refs -= 1;
     if (this.library.refs > 0) return;
     loaded.delete(this.key);

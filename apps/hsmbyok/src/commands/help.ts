@@ -83,8 +83,8 @@ DIFFERENCES FROM THE ORIGINAL (interface kept, behaviour fixed)
   - Step lines (INFO: ...) say what each step does; the original's internal lines (LoadKeyPair: keyType =
     ..., hPrivate = ...) are gone. INFO: ReadIni, the prompt, WARNING: targetKeyName not found - generating
     a new key, INFO: targetBlob.byok and the closing lines are unchanged.
-  - kekBlob.pem problems other than a missing file are CKR_ARGUMENTS_BAD (the original: CKR_FILE_IO for
-    an unreadable PEM, CKR_KEY_TYPE_INCONSISTENT for an EC key); the message says which.
+  - kekBlob.pem: unreadable is CKR_FILE_IO and not RSA is CKR_KEY_TYPE_INCONSISTENT as in the original; a
+    KEK under 2048 bits is refused (CKR_WRAPPING_KEY_SIZE_RANGE) where the original wrapped under it.
   - After Enter the prompt pads the '*' row to 32 characters (the original padded to 256).
   - The banner's first line names this tool, not SafeNet; the version line keeps the original's shape.
 `;
