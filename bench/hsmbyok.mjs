@@ -20,7 +20,7 @@ const token = await hsm.initToken('bench', { pin: PIN });
 const work = join(hsm.dir, 'work');
 mkdirSync(work, { recursive: true });
 const kek = generateKekPair(2048);
-writeKekPem(work, kek);
+await writeKekPem(work, kek);
 const kekPath = join(work, 'kekBlob.pem');
 const env = { ...process.env, ...hsm.env, BENCH_PIN: PIN };
 

@@ -88,10 +88,10 @@ describe('--help and --version', () => {
     expect(run.stderr).toMatch(/DLOPEN .*(pkcs11|koffi)/);
   });
 
-  it('runs from any working directory with plain node (the launcher imports ../dist/cli.js)', async () => {
+  it('runs from any working directory with plain node (the launcher requires ../dist/cli.cjs)', async () => {
     const run = await runHsmbyok(['--version'], { cwd: '/' });
     expect(run.exitCode).toBe(0);
-    expect(DIST_CLI).toMatch(/dist[\\/]cli\.js$/);
+    expect(DIST_CLI).toMatch(/dist[\\/]cli\.cjs$/);
   });
 
   it('prints the banner like the original: copyright line, blank, version line with date and time', async () => {

@@ -1,5 +1,5 @@
 /**
- * Test helpers: run the BUILT CLI (bin/hsmbyok.js -> dist/cli.js) as a subprocess in a throwaway working
+ * Test helpers: run the BUILT CLI (bin/hsmbyok.js -> dist/cli.cjs) as a subprocess in a throwaway working
  * directory against a throwaway SoftHSM, and inspect the token afterwards with tools independent of the
  * code under test (pkcs11-tool) or with @byok/hsm-pkcs11 in-process where a key must be used.
  */
@@ -26,7 +26,7 @@ import pkcs11js from 'pkcs11js';
 const execFileAsync = promisify(execFile);
 
 export const BIN = fileURLToPath(new URL('../bin/hsmbyok.js', import.meta.url));
-export const DIST_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+export const DIST_CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 export const OPTION = '--generate-and-wrap-target-key';
 export const TOKEN = 'byok';
 export const PIN = DEFAULT_USER_PIN;
