@@ -11,6 +11,14 @@ say "installing workspace dependencies"
 # node-gyp must use the local Node headers: nothing else can be downloaded here.
 [ -d /usr/include/node ] && export npm_config_nodedir=/usr
 pnpm install --frozen-lockfile --reporter=silent
+# Go builds the third-party local-kms emulator our AWS code is also proven against (infra/emulators).
+[ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"
+if command -v go >/dev/null; then
+  say "installing local-kms (third-party KMS emulator) into .data/bin"
+  bash infra/emulators/scripts/install-local-kms.sh >/dev/null
+else
+  say "no Go toolchain: the local-kms tests will be skipped (apt-get install golang-go to run them)"
+fi
 say "building"
 pnpm turbo run build --output-logs=errors-only >/dev/null
 say "setup done"
