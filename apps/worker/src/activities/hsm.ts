@@ -1,0 +1,212 @@
+/**
+ * HSM activities: thin adapters over @byok/hsm-pkcs11. Each opens its own session (a worker may restart
+ * between steps), reads the profile's PIN from the worker config at that moment, and closes the session
+ * whatever happens. Failures a retry cannot fix (wrong PIN, which a retry would lock; missing key; policy)
+ * are non-retryable, each with its stable code as the failure type.
+ */
+import { createHash } from 'node:crypto';
+import {
+  ByokError,
+  findCurve,
+  type KeySpec,
+  parseKekPem,
+  spkiFingerprint,
+  type TargetKeyFlag,
+} from '@byok/core';
+import type { CeremonyKeySpec } from '@byok/core/ceremony';
+import type { HsmSession, Pkcs11Module, TokenInfo } from '@byok/hsm-pkcs11';
+import { ApplicationFailure } from '@temporalio/common';
+import { readSecret, type WorkerConfig } from '../config.js';
+import type { HsmActivities, HsmPreflight, HsmStepInput, WrapInput, WrappedKey } from './types.js';
+
+/** Errors a retry only makes worse or cannot change. Anything else (device busy, I/O) may be retried. */
+const FINAL_CODES = new Set([
+  'CKR_PIN_INCORRECT',
+  'CKR_PIN_INVALID',
+  'CKR_PIN_LEN_RANGE',
+  'CKR_PIN_EXPIRED',
+  'CKR_PIN_LOCKED',
+  'CKR_TOKEN_NOT_FOUND',
+  'CKR_OBJECT_NOT_FOUND',
+  'CKR_MULTIPLE_OBJECTS',
+  'CKR_KEY_TYPE_INCONSISTENT',
+  'CKR_KEY_UNEXTRACTABLE',
+  'CKR_KEY_NOT_WRAPPABLE',
+  'CKR_MECHANISM_INVALID',
+  'CKR_MECHANISM_PARAM_INVALID',
+  'CKR_POLICY_VIOLATION',
+  'CKR_LOAD_LIBRARY',
+  'CKR_LOAD_LIBRARY_SYMBOL',
+  'CKR_ARGUMENTS_BAD',
+  'HSM_PROFILE_UNKNOWN',
+  'SECRET_UNAVAILABLE',
+]);
+
+/**
+ * What a ceremony-generated key may do, one line each. The cloud copy is the one used; the HSM copy is the
+ * custodian's backup and the verify step's reference, so it gets the same usages and nothing more.
+ */
+function generationFlags(key: CeremonyKeySpec): ReadonlySet<TargetKeyFlag> {
+  const flags: TargetKeyFlag[] = [
+    'CKF_TOKEN', // a session key would vanish when the activity's session closes, after a "successful" import
+    'CKF_EXTRACTABLE', // wrappable at all (only ever under a KEK: CKA_SENSITIVE stays set by keygen)
+  ];
+  if (key.kind === 'aes')
+    flags.push('CKF_ENCRYPT', 'CKF_DECRYPT'); // the cloud's usages for imported AES keys
+  else flags.push('CKF_SIGN', 'CKF_VERIFY'); // enables the test-signature verification against the cloud copy
+  return new Set(flags);
+}
+
+export function toKeySpec(key: CeremonyKeySpec): KeySpec {
+  if (key.kind !== 'ec') return key;
+  const curve = findCurve(key.curve);
+  if (!curve) throw new ByokError('CKR_ARGUMENTS_BAD', `unknown curve ${key.curve}`);
+  return { kind: 'ec', bits: key.bits, curve };
+}
+
+/** Rethrows as a Temporal failure: ByokError code -> failure type; final codes are non-retryable. */
+function asFailure(err: unknown): never {
+  if (err instanceof ApplicationFailure) throw err;
+  if (err instanceof ByokError) {
+    throw ApplicationFailure.create({
+      type: err.code,
+      message: err.message,
+      nonRetryable: FINAL_CODES.has(err.code),
+    });
+  }
+  throw err;
+}
+
+type Pkcs11Lib = typeof import('@byok/hsm-pkcs11');
+
+interface Opened {
+  readonly lib: Pkcs11Lib;
+  readonly module: Pkcs11Module;
+  readonly token: TokenInfo;
+  readonly session: HsmSession;
+}
+
+export function createHsmActivities(config: WorkerConfig): HsmActivities {
+  async function withSession<T>(input: HsmStepInput, use: (opened: Opened) => T): Promise<T> {
+    const profile = config.hsmProfiles[input.hsm.profile];
+    if (!profile) {
+      const known = Object.keys(config.hsmProfiles).join(', ') || 'none';
+      throw ApplicationFailure.create({
+        type: 'HSM_PROFILE_UNKNOWN',
+        message: `HSM profile '${input.hsm.profile}' is not in this worker's config (profiles: ${known})`,
+        nonRetryable: true,
+      });
+    }
+    // Loaded on first use: a worker without HSM profiles never loads the native PKCS#11 addon.
+    const lib = await import('@byok/hsm-pkcs11');
+    let module: Pkcs11Module | undefined;
+    let session: HsmSession | undefined;
+    try {
+      module = lib.Pkcs11Module.load(profile.library);
+      const token = module.findToken(profile.tokenLabel);
+      session = module.openSession(token.slotId);
+      session.login(readSecret(profile.pin, `PIN of HSM profile ${profile.name}`));
+      return use({ lib, module, token, session });
+    } catch (err) {
+      return asFailure(err);
+    } finally {
+      session?.close();
+      module?.close();
+    }
+  }
+
+  return {
+    async preflightHsm(input: HsmStepInput): Promise<HsmPreflight> {
+      return withSession(input, ({ lib, module, token, session }) => {
+        const spec = toKeySpec(input.key);
+        const found = session.findTargetKey(input.hsm.keyLabel);
+        if (!found && !input.hsm.createIfMissing) {
+          throw new ByokError(
+            'CKR_OBJECT_NOT_FOUND',
+            `no key labelled '${input.hsm.keyLabel}' on token '${token.label}' and hsm.createIfMissing is false`,
+          );
+        }
+        const existing = found ? session.loadTargetKey(found, spec) : undefined;
+        // The OAEP hash is known only once the cloud has answered, so the full wrap plan is checked in
+        // wrapTargetKey; here: partition policies and key attributes, which need no plan.
+        const verdicts = lib.checkWrapPolicies({
+          module,
+          token,
+          session,
+          spec,
+          flags: generationFlags(input.key),
+          ...(existing ? { existing } : {}),
+        });
+        lib.assertPolicies(verdicts);
+        const checks = verdicts.map((v) => ({
+          id: v.id,
+          status: v.status === 'skip' ? ('pass' as const) : v.status,
+          detail: `${v.subject}: ${v.detail}`,
+        }));
+        return {
+          tokenLabel: token.label,
+          tokenSerial: token.serialNumber,
+          firmware: token.firmware,
+          keyExisted: existing !== undefined,
+          ...(existing?.publicKey ? { existingKeySpkiSha256: spkiFingerprint(existing.publicKey) } : {}),
+          checks,
+        };
+      });
+    },
+
+    async wrapTargetKey(input: WrapInput): Promise<WrappedKey> {
+      const profile = config.hsmProfiles[input.hsm.profile];
+      return withSession(input, ({ lib, module, token, session }) => {
+        const spec = toKeySpec(input.key);
+        const kek = parseKekPem(input.kekPem, { source: 'cloud KEK' });
+        const method =
+          profile?.wrap === 'one-step'
+            ? ({ kind: 'one-step', oaepHash: input.oaepHash } as const)
+            : ({ kind: 'two-step', oaepHash: input.oaepHash, kwpName: 'CKM_AES_KEY_WRAP_KWP' } as const);
+        // Planned and policy-checked before anything is generated: a refusal leaves the token untouched.
+        const plan = lib.planWrap(module.mechanisms(token.slotId), method, spec);
+        const flags = generationFlags(input.key);
+        // Idempotent: a retry finds the key an earlier attempt generated instead of making a second one.
+        const found = session.findTargetKey(input.hsm.keyLabel);
+        const existing = found ? session.loadTargetKey(found, spec) : undefined;
+        lib.assertPolicies(
+          lib.checkWrapPolicies({
+            module,
+            token,
+            session,
+            spec,
+            flags,
+            ...(existing ? { existing } : {}),
+            plan,
+          }),
+        );
+        if (!existing && !input.hsm.createIfMissing) {
+          throw new ByokError(
+            'CKR_OBJECT_NOT_FOUND',
+            `no key labelled '${input.hsm.keyLabel}' on token '${token.label}'`,
+          );
+        }
+        const target = existing ?? session.generateTargetKey(input.hsm.keyLabel, spec, flags);
+        const kekHandle = session.importKek(kek);
+        const ciphertext = session.wrap(target, kekHandle, plan);
+        return {
+          ciphertext: ciphertext.toString('base64url'),
+          ciphertextSha256: createHash('sha256').update(ciphertext).digest('hex'),
+          keyLabel: input.hsm.keyLabel,
+          generated: target.generated,
+          ...(target.publicKey ? { publicKeySpkiSha256: spkiFingerprint(target.publicKey) } : {}),
+          wrapDescription: plan.description,
+        };
+      });
+    },
+
+    async destroyGeneratedKey(input: HsmStepInput): Promise<void> {
+      await withSession(input, ({ session }) => {
+        const found = session.findTargetKey(input.hsm.keyLabel);
+        if (!found) return; // already gone: compensations must be idempotent
+        const target = session.loadTargetKey(found, toKeySpec(input.key));
+        session.destroyTargetKey(target);
+      });
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/** The HSM activities against a real SoftHSM token (no Temporal needed: activities are plain functions). */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CeremonyKeySpec } from '@byok/core/ceremony';
+import {
+  createSoftHsm,
+  generateKekPair,
+  type KekPair,
+  proveWrappedKey,
+  SOFTHSM_LIBRARY,
+  type SoftHsm,
+} from '@byok/testkit';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHsmActivities, toKeySpec } from '../src/activities/hsm.js';
+import type { HsmActivities } from '../src/activities/types.js';
+import { validateWorkerConfig } from '../src/config.js';
+
+const KEY: CeremonyKeySpec = { kind: 'ec', bits: 256, curve: 'P-256' };
+const PIN_VAR = 'BYOK_TEST_SOFTHSM_PIN';
+
+let dir: string;
+let softhsm: SoftHsm;
+let kek: KekPair;
+let hsm: HsmActivities;
+
+function step(keyLabel: string, createIfMissing = true, profile = 'softhsm') {
+  return { ceremonyId: 'cer-hsm-test', hsm: { profile, keyLabel, createIfMissing }, key: KEY };
+}
+
+async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'byok-worker-hsm-'));
+  softhsm = await createSoftHsm({ dir });
+  // SoftHSM reads its config when C_Initialize runs in this process.
+  process.env.SOFTHSM2_CONF = softhsm.env.SOFTHSM2_CONF;
+  const token = await softhsm.initToken('ceremony');
+  process.env[PIN_VAR] = token.pin;
+  process.env.BYOK_TEST_WRONG_PIN = 'wrong-pin-0000';
+  kek = generateKekPair(2048);
+  hsm = createHsmActivities(
+    validateWorkerConfig({
+      hsmProfiles: {
+        softhsm: { library: SOFTHSM_LIBRARY, tokenLabel: 'ceremony', pin: { env: PIN_VAR } },
+        wrongpin: { library: SOFTHSM_LIBRARY, tokenLabel: 'ceremony', pin: { env: 'BYOK_TEST_WRONG_PIN' } },
+      },
+    }),
+  );
+});
+
+afterAll(async () => {
+  await softhsm?.cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('HSM activities on SoftHSM', () => {
+  it('preflight, generate-and-wrap, idempotent retry, compensation', async () => {
+    const before = await hsm.preflightHsm(step('cer-key-1'));
+    expect(before).toMatchObject({ tokenLabel: 'ceremony', keyExisted: false });
+
+    const wrapInput = { ...step('cer-key-1'), kekPem: kek.publicPem, oaepHash: 'sha1' as const };
+    const wrapped = await hsm.wrapTargetKey(wrapInput);
+    expect(wrapped).toMatchObject({ keyLabel: 'cer-key-1', generated: true });
+    expect(wrapped.ciphertextSha256).toMatch(/^[0-9a-f]{64}$/);
+    // The blob really is the target, wrapped to the KEK (unwrapped with the KEK's private key).
+    proveWrappedKey(Buffer.from(wrapped.ciphertext, 'base64url'), kek.privateKey, {
+      oaepHash: 'sha1',
+      spec: toKeySpec(KEY),
+    });
+
+    // A retry finds the key instead of generating a second one.
+    const retried = await hsm.wrapTargetKey(wrapInput);
+    expect(retried.generated).toBe(false);
+    expect(retried.publicKeySpkiSha256).toBe(wrapped.publicKeySpkiSha256);
+    expect(await hsm.preflightHsm(step('cer-key-1'))).toMatchObject({
+      keyExisted: true,
+      existingKeySpkiSha256: wrapped.publicKeySpkiSha256,
+    });
+
+    await hsm.destroyGeneratedKey(step('cer-key-1'));
+    await hsm.destroyGeneratedKey(step('cer-key-1')); // idempotent
+    const gone = await failure(hsm.preflightHsm(step('cer-key-1', false)));
+    expect(gone.type).toBe('CKR_OBJECT_NOT_FOUND');
+    expect(gone.nonRetryable).toBe(true);
+  });
+
+  it('never retries a wrong PIN (a retry could lock the token) and names unknown profiles', async () => {
+    const wrong = await failure(hsm.preflightHsm(step('x', true, 'wrongpin')));
+    expect(wrong.type).toBe('CKR_PIN_INCORRECT');
+    expect(wrong.nonRetryable).toBe(true);
+    expect(wrong.message).not.toContain('wrong-pin-0000');
+    const unknown = await failure(hsm.preflightHsm(step('x', true, 'luna-prod')));
+    expect(unknown).toMatchObject({ type: 'HSM_PROFILE_UNKNOWN', nonRetryable: true });
+    expect(unknown.message).toMatch(/profiles: softhsm, wrongpin/);
+  });
+});
