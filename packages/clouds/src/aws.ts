@@ -38,6 +38,7 @@ import {
   checkCloudKeySpec,
   checkKeyOps,
   chooseAwsAlgorithm,
+  cloudKeySpecOfAws,
   describeCloudKeySpec,
   instructionsFor,
 } from './keyspec.js';
@@ -55,6 +56,7 @@ import type {
   ImportPreparation,
   ImportTarget,
   ImportWrappedKeyOptions,
+  KeyOp,
   OperationOptions,
   PrepareImportOptions,
   PrepareImportRequest,
@@ -615,6 +617,40 @@ export class AwsKmsTarget implements ImportTarget {
     return createPublicKey({ key: Buffer.from(out.PublicKey), format: 'der', type: 'spki' })
       .export({ type: 'spki', format: 'pem' })
       .toString();
+  }
+
+  /**
+   * An imported key as `verifyImport` takes it, read back from KMS (the split flow's verify): spec from
+   * KeySpec, key ops from KeyUsage, the public key for RSA/ECC.
+   */
+  async getImportedKey(keyId: string, options: OperationOptions = {}): Promise<ImportedKey> {
+    const { abortSignal } = options;
+    const meta = await this.describe(keyId, abortSignal);
+    const spec = cloudKeySpecOfAws(meta.KeySpec ?? '');
+    if (!spec)
+      throw cloudError('UNSUPPORTED_KEY_SPEC', CLOUD, `${keyId} is ${meta.KeySpec ?? 'of no key spec'}`);
+    const keyOps: KeyOp[] =
+      meta.KeyUsage === 'ENCRYPT_DECRYPT'
+        ? spec.kind === 'aes'
+          ? ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey']
+          : ['encrypt', 'decrypt']
+        : ['sign', 'verify'];
+    const arn = meta.Arn ?? keyId;
+    const publicKeyPem =
+      spec.kind === 'rsa' || spec.kind === 'ec' ? await this.publicKeyPem(arn, abortSignal) : undefined;
+    return {
+      cloud: this.cloud,
+      location: this.location,
+      keyName: meta.Description ?? arn,
+      keyId: arn,
+      ...(meta.CurrentKeyMaterialId ? { version: meta.CurrentKeyMaterialId } : {}),
+      spec,
+      keyOps,
+      ...(publicKeyPem
+        ? { publicKeyPem, publicKeyFingerprint: spkiFingerprint(createPublicKey(publicKeyPem)) }
+        : {}),
+      notes: [`KMS key state: ${meta.KeyState ?? 'unknown'}`],
+    };
   }
 
   // ---- verify --------------------------------------------------------------------------------------------

@@ -16,28 +16,44 @@ import {
   type KeyVaultKey,
   type SignatureAlgorithm,
 } from '@azure/keyvault-keys';
-import { encodeByokBlob, kekFromPublicKey, spkiFingerprint } from '@byok/core';
+import {
+  curveByNodeName,
+  decodeByokBlob,
+  encodeByokBlob,
+  kekFromPublicKey,
+  spkiFingerprint,
+} from '@byok/core';
 import type { AzureTargetConfig } from './config.js';
 import { azureCredential } from './credentials.js';
 import { type CloudError, type CloudName, cloudError, isCloudError, toCloudError } from './errors.js';
-import { azureKeyShape, checkCloudKeySpec, checkKeyOps, describeCloudKeySpec } from './keyspec.js';
+import {
+  type AzureKeyShape,
+  azureKeyShape,
+  checkCloudKeySpec,
+  checkKeyOps,
+  describeCloudKeySpec,
+} from './keyspec.js';
 import { readWithRetry, writeOnce } from './retry.js';
-import type {
-  CleanupOptions,
-  CleanupResult,
-  CloudKind,
-  CreatedResource,
-  HsmProof,
-  ImportedKey,
-  ImportPreparation,
-  ImportTarget,
-  ImportWrappedKeyOptions,
-  OperationOptions,
-  PrepareImportOptions,
-  PrepareImportRequest,
-  Verification,
-  VerificationCheck,
-  VerifyImportOptions,
+import {
+  type CleanupOptions,
+  type CleanupResult,
+  type CloudKeySpec,
+  type CloudKind,
+  type CreatedResource,
+  type HsmProof,
+  type ImportedKey,
+  type ImportPreparation,
+  type ImportTarget,
+  type ImportWrappedKeyOptions,
+  KEY_OPS,
+  type KeyOp,
+  type OperationOptions,
+  type PrepareImportOptions,
+  type PrepareImportRequest,
+  type Verification,
+  type VerificationCheck,
+  type VerifyImportOptions,
+  type WrappingKeyBits,
 } from './types.js';
 import {
   challenge,
@@ -195,7 +211,7 @@ export class AzureKeyVaultTarget implements ImportTarget {
       }
       const kek = request.existingKekName
         ? await this.checkExistingKek(request.existingKekName, abortSignal)
-        : await this.createKek(request, created, abortSignal);
+        : await this.makeKek(request, created, abortSignal);
       return {
         cloud: this.cloud,
         location: this.location,
@@ -300,7 +316,7 @@ export class AzureKeyVaultTarget implements ImportTarget {
     return this.kekFacts(key, name);
   }
 
-  private async createKek(
+  private async makeKek(
     request: PrepareImportRequest,
     created: CreatedResource[],
     abortSignal?: AbortSignal,
@@ -347,6 +363,144 @@ export class AzureKeyVaultTarget implements ImportTarget {
     return facts;
   }
 
+  // ---- the split, az-style flow (kek create / kek download / import of a .byok file) -------------------------
+
+  /**
+   * `az keyvault key create --kty RSA-HSM --ops import`: a KEK on its own, read back and checked. The name must
+   * be free (KEK_NAME_IN_USE otherwise: a new version on top of an existing key would go unnoticed).
+   */
+  async createKek(
+    name: string,
+    options: OperationOptions & { readonly bits?: WrappingKeyBits } = {},
+  ): Promise<ImportPreparation['kek']> {
+    this.checkName(name, 'kekName');
+    const request: PrepareImportRequest = {
+      keyName: name,
+      kekName: name,
+      spec: { kind: 'rsa', bits: 2048 },
+      ...(options.bits ? { wrappingKeyBits: options.bits } : {}),
+    };
+    return this.makeKek(request, [], options.abortSignal);
+  }
+
+  /** An existing KEK, checked like `existingKekName` (RSA-HSM, 2048..4096, enabled, key_ops exactly import). */
+  async getKek(name: string, options: OperationOptions = {}): Promise<ImportPreparation['kek']> {
+    return this.checkExistingKek(name, options.abortSignal);
+  }
+
+  /**
+   * `az keyvault key import --byok-file`: sends a `.byok` file made elsewhere (the drop-in hsmbyok) as it is,
+   * byte for byte, after checking that its kid names a usable KEK of this vault. `octBits` sizes an oct-HSM
+   * key in the result (the service does not report it); RSA/EC specs come from the imported public key.
+   */
+  async importByokFile(
+    keyName: string,
+    byok: Uint8Array,
+    shape: AzureKeyShape & { readonly keyOps: readonly KeyOp[]; readonly octBits?: 128 | 192 | 256 },
+    options: ImportWrappedKeyOptions = {},
+  ): Promise<ImportedKey> {
+    this.checkName(keyName, 'keyName');
+    let kid: string;
+    try {
+      kid = decodeByokBlob(Buffer.from(byok)).kid;
+    } catch (err) {
+      throw cloudError(
+        'BLOB_REJECTED',
+        this.name,
+        `the .byok file is not a BYOK blob: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    let kekUrl: URL;
+    try {
+      kekUrl = new URL(kid);
+    } catch {
+      throw cloudError('BLOB_REJECTED', this.name, `the .byok file's kid '${kid}' is not a key URL`);
+    }
+    if (kekUrl.origin !== new URL(this.location).origin) {
+      throw cloudError(
+        'BLOB_REJECTED',
+        this.name,
+        `the .byok file was wrapped for a KEK in ${kekUrl.origin}, not in ${this.location}: the KEK must be in ` +
+          'the vault the key is imported into',
+      );
+    }
+    await this.checkExistingKek(nameOfKid(kid), options.abortSignal);
+    if (shape.kty === 'oct-HSM' && !this.config.managedHsm) {
+      throw cloudError(
+        'UNSUPPORTED_KEY_SPEC',
+        this.name,
+        'oct-HSM keys can only be imported into a Managed HSM',
+      );
+    }
+    const jwk: JsonWebKey = {
+      kty: shape.kty,
+      ...(shape.crv ? { crv: shape.crv } : {}),
+      keyOps: [...shape.keyOps],
+      t: Buffer.from(byok),
+    };
+    const { key, notes } = await this.sendImport(keyName, jwk, options);
+    return this.importedFrom(key, shape.keyOps, shape.octBits ?? 256, notes);
+  }
+
+  /** An imported key as `verifyImport` takes it, read from the vault (the split flow's verify). */
+  async getImportedKey(
+    keyName: string,
+    options: OperationOptions & { readonly octBits?: 128 | 192 | 256 } = {},
+  ): Promise<ImportedKey> {
+    this.checkName(keyName, 'keyName');
+    const key = await this.findKey(keyName, options.abortSignal);
+    if (!key)
+      throw cloudError('KEY_NOT_FOUND', this.name, `key '${keyName}' does not exist in ${this.location}`);
+    const ops = (key.key?.keyOps ?? []).filter((op): op is KeyOp =>
+      (KEY_OPS as readonly string[]).includes(op),
+    );
+    return this.importedFrom(key, ops, options.octBits ?? 256, []);
+  }
+
+  private importedFrom(
+    key: KeyVaultKey,
+    keyOps: readonly KeyOp[],
+    octBits: 128 | 192 | 256,
+    notes: string[],
+  ): ImportedKey {
+    const publicKey = key.key ? publicKeyFromJwk(key.key) : undefined;
+    const kty = key.key?.kty ?? 'unknown';
+    let spec: CloudKeySpec;
+    if (publicKey?.asymmetricKeyType === 'rsa') {
+      const bits = publicKey.asymmetricKeyDetails?.modulusLength;
+      if (bits !== 2048 && bits !== 3072 && bits !== 4096) {
+        throw cloudError('KEY_SPEC_MISMATCH', this.name, `${key.id ?? key.name} is RSA-${bits}`);
+      }
+      spec = { kind: 'rsa', bits };
+    } else if (publicKey?.asymmetricKeyType === 'ec') {
+      const curve = curveByNodeName(publicKey.asymmetricKeyDetails?.namedCurve ?? '');
+      if (!curve)
+        throw cloudError('KEY_SPEC_MISMATCH', this.name, `${key.id ?? key.name} is on an unknown curve`);
+      spec = { kind: 'ec', curve: curve.name };
+    } else if (kty.startsWith('oct')) {
+      spec = { kind: 'aes', bits: octBits };
+    } else {
+      throw cloudError('KEY_SPEC_MISMATCH', this.name, `${key.id ?? key.name} is a ${kty} key`);
+    }
+    if (!key.id) throw cloudError('CLOUD_ERROR', this.name, `'${key.name}' came back without a key id`);
+    return {
+      cloud: this.cloud,
+      location: this.location,
+      keyName: key.name,
+      keyId: key.id,
+      ...(key.properties.version ? { version: key.properties.version } : {}),
+      spec,
+      keyOps,
+      ...(publicKey
+        ? {
+            publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+            publicKeyFingerprint: spkiFingerprint(publicKey),
+          }
+        : {}),
+      notes,
+    };
+  }
+
   async refreshPreparation(
     preparation: ImportPreparation,
     options: OperationOptions = {},
@@ -383,7 +537,6 @@ export class AzureKeyVaultTarget implements ImportTarget {
     wrapped: Uint8Array,
     options: ImportWrappedKeyOptions = {},
   ): Promise<ImportedKey> {
-    const { abortSignal } = options;
     this.checkOwn(preparation);
     const shape = azureKeyShape(preparation.spec, this.config.managedHsm);
     const ciphertext = Buffer.from(wrapped);
@@ -410,6 +563,34 @@ export class AzureKeyVaultTarget implements ImportTarget {
       t: Buffer.from(blob, 'utf8'),
     };
     const name = preparation.keyName;
+    const { key, notes } = await this.sendImport(name, jwk, options);
+    const publicKey = key.key ? publicKeyFromJwk(key.key) : undefined;
+    if (!key.id) throw cloudError('CLOUD_ERROR', this.name, `importKey of '${name}' returned no key id`);
+    return {
+      cloud: this.cloud,
+      location: this.location,
+      keyName: name,
+      keyId: key.id,
+      ...(key.properties.version ? { version: key.properties.version } : {}),
+      spec: preparation.spec,
+      keyOps: preparation.keyOps,
+      ...(publicKey
+        ? {
+            publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+            publicKeyFingerprint: spkiFingerprint(publicKey),
+          }
+        : {}),
+      notes,
+    };
+  }
+
+  /** importKey with a `t` blob, written once: a lost answer is reconciled by looking for a new version. */
+  private async sendImport(
+    name: string,
+    jwk: JsonWebKey,
+    options: ImportWrappedKeyOptions,
+  ): Promise<{ key: KeyVaultKey; notes: string[] }> {
+    const { abortSignal } = options;
     const before = (await this.findKey(name, abortSignal))?.properties.version;
     const notes: string[] = [];
     const key = await writeOnce({
@@ -436,24 +617,7 @@ export class AzureKeyVaultTarget implements ImportTarget {
       note: (line) => notes.push(`importKey: ${line}`),
       ...(abortSignal ? { abortSignal } : {}),
     });
-    const publicKey = key.key ? publicKeyFromJwk(key.key) : undefined;
-    if (!key.id) throw cloudError('CLOUD_ERROR', this.name, `importKey of '${name}' returned no key id`);
-    return {
-      cloud: this.cloud,
-      location: this.location,
-      keyName: name,
-      keyId: key.id,
-      ...(key.properties.version ? { version: key.properties.version } : {}),
-      spec: preparation.spec,
-      keyOps: preparation.keyOps,
-      ...(publicKey
-        ? {
-            publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-            publicKeyFingerprint: spkiFingerprint(publicKey),
-          }
-        : {}),
-      notes,
-    };
+    return { key, notes };
   }
 
   // ---- verify --------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ export {
   toCloudError,
 } from './errors.js';
 export {
+  AWS_KEY_SPECS,
   type AwsKeySpec,
   type AwsKeyUsage,
   awsAlgorithmProblem,
@@ -32,6 +33,8 @@ export {
   checkCloudKeySpec,
   chooseAwsAlgorithm,
   cloudKeySpecFromCore,
+  cloudKeySpecOfAws,
+  coreKeySpecFromCloud,
   defaultKeyOps,
   describeCloudKeySpec,
 } from './keyspec.js';

@@ -50,6 +50,23 @@ export function cloudKeySpecFromCore(spec: KeySpec): CloudKeySpec {
       return { kind: 'ec', curve: spec.curve.name };
     case 'aes':
       return { kind: 'aes', bits: spec.bits };
+    case 'hmac':
+      return { kind: 'hmac', bits: spec.bits };
+  }
+}
+
+/** Back to core's KeySpec (what the HSM layer generates and checks). */
+export function coreKeySpecFromCloud(spec: CloudKeySpec): KeySpec {
+  switch (spec.kind) {
+    case 'rsa':
+    case 'aes':
+    case 'hmac':
+      return spec;
+    case 'ec': {
+      const curve = findCurve(spec.curve);
+      if (!curve) throw cloudError('UNSUPPORTED_KEY_SPEC', undefined, `unknown curve ${spec.curve}`);
+      return { kind: 'ec', bits: curve.bits, curve };
+    }
   }
 }
 
@@ -185,6 +202,29 @@ export function awsKeySpec(spec: CloudKeySpec): AwsKeySpec {
       return 'SYMMETRIC_DEFAULT';
   }
 }
+
+/** KMS KeySpec -> our spec (the inverse of awsKeySpec). */
+const CLOUD_SPEC_OF: Readonly<Record<AwsKeySpec, CloudKeySpec>> = {
+  SYMMETRIC_DEFAULT: { kind: 'aes', bits: 256 },
+  HMAC_224: { kind: 'hmac', bits: 224 },
+  HMAC_256: { kind: 'hmac', bits: 256 },
+  HMAC_384: { kind: 'hmac', bits: 384 },
+  HMAC_512: { kind: 'hmac', bits: 512 },
+  RSA_2048: { kind: 'rsa', bits: 2048 },
+  RSA_3072: { kind: 'rsa', bits: 3072 },
+  RSA_4096: { kind: 'rsa', bits: 4096 },
+  ECC_NIST_P256: { kind: 'ec', curve: 'P-256' },
+  ECC_NIST_P384: { kind: 'ec', curve: 'P-384' },
+  ECC_NIST_P521: { kind: 'ec', curve: 'P-521' },
+  ECC_SECG_P256K1: { kind: 'ec', curve: 'secp256k1' },
+};
+
+/** `RSA_2048` -> { kind: 'rsa', bits: 2048 }; undefined for a name KMS does not import into. */
+export function cloudKeySpecOfAws(name: string): CloudKeySpec | undefined {
+  return Object.hasOwn(CLOUD_SPEC_OF, name) ? CLOUD_SPEC_OF[name as AwsKeySpec] : undefined;
+}
+
+export const AWS_KEY_SPECS = Object.keys(CLOUD_SPEC_OF) as AwsKeySpec[];
 
 /** KMS keys have one usage; an RSA key cannot both sign and decrypt. */
 export function awsKeyUsage(spec: CloudKeySpec, ops: readonly KeyOp[]): AwsKeyUsage {

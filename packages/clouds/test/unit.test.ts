@@ -6,6 +6,7 @@ import {
   CloudError,
   chooseAwsAlgorithm,
   cloudKeySpecFromCore,
+  coreKeySpecFromCloud,
   isPreparationExpired,
   parseTargetConfig,
   StaticTokenCredential,
@@ -166,6 +167,9 @@ describe('wrapping algorithm choice (AWS)', () => {
     if (!curve) throw new Error('no curve');
     expect(cloudKeySpecFromCore({ kind: 'ec', bits: 384, curve })).toEqual({ kind: 'ec', curve: 'P-384' });
     expect(() => cloudKeySpecFromCore({ kind: 'rsa', bits: 1024 })).toThrow(/1024/);
+    expect(cloudKeySpecFromCore({ kind: 'hmac', bits: 384 })).toEqual({ kind: 'hmac', bits: 384 });
+    expect(coreKeySpecFromCloud({ kind: 'hmac', bits: 224 })).toEqual({ kind: 'hmac', bits: 224 });
+    expect(coreKeySpecFromCloud({ kind: 'ec', curve: 'P-384' })).toEqual({ kind: 'ec', bits: 384, curve });
   });
 
   it('isPreparationExpired honours the margin', () => {

@@ -269,6 +269,7 @@ const POINTLESS_FLAGS: Readonly<Record<KeySpec['kind'], readonly TargetKeyFlag[]
   rsa: ['CKF_DERIVE'],
   ec: ['CKF_ENCRYPT', 'CKF_DECRYPT', 'CKF_WRAP', 'CKF_UNWRAP', 'CKF_SIGN_RECOVER', 'CKF_VERIFY_RECOVER'],
   aes: ['CKF_SIGN', 'CKF_VERIFY', 'CKF_SIGN_RECOVER', 'CKF_VERIFY_RECOVER'],
+  hmac: ['CKF_ENCRYPT', 'CKF_DECRYPT', 'CKF_WRAP', 'CKF_UNWRAP', 'CKF_SIGN_RECOVER', 'CKF_VERIFY_RECOVER'],
 };
 
 function flagWarnings(spec: KeySpec, flags: ReadonlySet<TargetKeyFlag>): string[] {

@@ -146,6 +146,8 @@ export function describeKeySpec(spec: KeySpec): string {
       return `EC ${spec.curve.name}`;
     case 'aes':
       return `AES-${spec.bits}`;
+    case 'hmac':
+      return `HMAC-${spec.bits}`;
   }
 }
 

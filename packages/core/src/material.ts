@@ -1,5 +1,5 @@
 /**
- * Key material as it comes out of an unwrap: raw bytes for AES, PKCS#8 PrivateKeyInfo DER for RSA and EC.
+ * Key material as it comes out of an unwrap: raw bytes for AES and HMAC, PKCS#8 PrivateKeyInfo DER for RSA and EC.
  * Verifiers and emulators use this to check that what arrived is the key the ceremony asked for.
  *
  * Trailing zeros, decided explicitly: SoftHSM 2.6.1 zero-pads the key data to a multiple of 8 bytes before
@@ -20,12 +20,22 @@ export type KeyMaterial =
       /** Zero bytes found after the DER (SoftHSM padding); 0 from a module that pads correctly. */
       readonly trailingZeros: number;
     }
-  | { readonly kind: 'aes'; readonly secretKey: KeyObject; readonly bits: number; readonly trailingZeros: 0 };
+  | { readonly kind: 'aes'; readonly secretKey: KeyObject; readonly bits: number; readonly trailingZeros: 0 }
+  | {
+      readonly kind: 'hmac';
+      readonly secretKey: KeyObject;
+      readonly bits: number;
+      readonly trailingZeros: 0;
+    };
 
 /** At most this many zero bytes may follow the DER: padding to a multiple of 8 adds 7 at most. */
 export const MAX_TRAILING_ZEROS = 7;
 
 const AES_KEY_BYTES = [16, 24, 32];
+/** HMAC_224..HMAC_512: the key is as long as the hash (what KMS and HSMs generate). */
+const HMAC_KEY_BYTES = [28, 32, 48, 64];
+
+type ExpectedKind = 'rsa' | 'ec' | 'aes' | 'hmac';
 
 function invalid(message: string): ByokError {
   return new ByokError('CKR_WRAPPED_KEY_INVALID', message);
@@ -55,12 +65,12 @@ export function derElementLength(bytes: Buffer): number {
   return 2 + lengthBytes + length;
 }
 
-function expectedKind(expected: KeySpec | 'rsa' | 'ec' | 'aes'): 'rsa' | 'ec' | 'aes' {
+function expectedKind(expected: KeySpec | ExpectedKind): ExpectedKind {
   return typeof expected === 'string' ? expected : expected.kind;
 }
 
 /** Parses and checks unwrapped key material; never puts key bytes in an error message. */
-export function parseKeyMaterial(bytes: Buffer, expected: KeySpec | 'rsa' | 'ec' | 'aes'): KeyMaterial {
+export function parseKeyMaterial(bytes: Buffer, expected: KeySpec | ExpectedKind): KeyMaterial {
   const kind = expectedKind(expected);
   const spec = typeof expected === 'string' ? undefined : expected;
   if (bytes.length === 0) throw invalid('unwrapped key material is empty');
@@ -73,6 +83,21 @@ export function parseKeyMaterial(bytes: Buffer, expected: KeySpec | 'rsa' | 'ec'
     }
     return {
       kind: 'aes',
+      secretKey: createSecretKey(Buffer.from(bytes)),
+      bits: bytes.length * 8,
+      trailingZeros: 0,
+    };
+  }
+
+  if (kind === 'hmac') {
+    // Raw bytes, like AES: the generic secret's CKA_VALUE.
+    const wanted = spec ? [spec.bits / 8] : HMAC_KEY_BYTES;
+    if (!wanted.includes(bytes.length)) {
+      const what = spec ? describeKeySpec(spec) : 'an HMAC key';
+      throw invalid(`unwrapped key is ${bytes.length} bytes; ${what} is ${wanted.join(', ')} bytes`);
+    }
+    return {
+      kind: 'hmac',
       secretKey: createSecretKey(Buffer.from(bytes)),
       bits: bytes.length * 8,
       trailingZeros: 0,

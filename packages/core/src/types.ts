@@ -22,7 +22,15 @@ export interface EcCurve {
 export type KeySpec =
   | { readonly kind: 'rsa'; readonly bits: number }
   | { readonly kind: 'ec'; readonly bits: number; readonly curve: EcCurve }
-  | { readonly kind: 'aes'; readonly bits: 128 | 192 | 256 };
+  | { readonly kind: 'aes'; readonly bits: 128 | 192 | 256 }
+  /**
+   * A generic secret (CKK_GENERIC_SECRET) used as an HMAC key: AWS KMS HMAC_224..512. Not a drop-in
+   * `targetKeySpec` type (the original knew no HMAC keys): only the cloud commands ask for it.
+   */
+  | { readonly kind: 'hmac'; readonly bits: 224 | 256 | 384 | 512 };
+
+/** Sizes of HMAC keys AWS KMS imports (HMAC_224..HMAC_512): the key length equals the hash length. */
+export const HMAC_KEY_BITS = [224, 256, 384, 512] as const;
 
 export const TARGET_KEY_FLAGS = [
   'CKF_ENCRYPT',

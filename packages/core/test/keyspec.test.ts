@@ -108,6 +108,9 @@ describe('parseKeySpec', () => {
       ['', /expected 3 values, found 0/],
       ['CKK_DSA, 2048, none', /unknown key type 'CKK_DSA'.*allowed: CKK_RSA, CKK_EC, CKK_AES/],
       ['CKK_DES3, 192, none', /CKK_DES3 is not supported/],
+      // HMAC keys exist for the cloud commands only; HsmConfig.ini keeps the original's three types.
+      ['CKK_HMAC, 256, none', /unknown key type 'CKK_HMAC'/],
+      ['CKK_GENERIC_SECRET, 256, none', /unknown key type 'CKK_GENERIC_SECRET'/],
       ['CKK_RSA, 2048x, none', /key size '2048x' is not a number/],
       ['CKK_RSA, -2048, none', /key size '-2048' is not a number/],
       ['CKK_RSA, 2048, P-256', /curve 'P-256' given for an RSA key.*allowed: none/],
@@ -134,6 +137,7 @@ describe('describeKeySpec and keySpecWarnings', () => {
 
   it('describes', () => {
     expect(describeKeySpec({ kind: 'rsa', bits: 2048 })).toBe('RSA-2048');
+    expect(describeKeySpec({ kind: 'hmac', bits: 256 })).toBe('HMAC-256');
     expect(describeKeySpec({ kind: 'ec', bits: 384, curve: p384 })).toBe('EC P-384');
     expect(describeKeySpec({ kind: 'aes', bits: 256 })).toBe('AES-256');
   });

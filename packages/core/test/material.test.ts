@@ -22,7 +22,11 @@ beforeAll(async () => {
   ecDer = toPkcs8Der((await ecKeyPair('secp384r1')).privateKey);
 }, 60_000);
 
-function materialError(bytes: Buffer, expected: KeySpec | 'rsa' | 'ec' | 'aes', code: string): ByokError {
+function materialError(
+  bytes: Buffer,
+  expected: KeySpec | 'rsa' | 'ec' | 'aes' | 'hmac',
+  code: string,
+): ByokError {
   const e = thrown(() => parseKeyMaterial(bytes, expected));
   expect(e).toBeInstanceOf(ByokError);
   expect((e as ByokError).code).toBe(code);
@@ -30,7 +34,7 @@ function materialError(bytes: Buffer, expected: KeySpec | 'rsa' | 'ec' | 'aes', 
 }
 
 function asymmetric(m: KeyMaterial): Extract<KeyMaterial, { kind: 'rsa' | 'ec' }> {
-  if (m.kind === 'aes') throw new Error('expected an asymmetric key');
+  if (m.kind === 'aes' || m.kind === 'hmac') throw new Error('expected an asymmetric key');
   return m;
 }
 
@@ -133,6 +137,20 @@ describe('parseKeyMaterial', () => {
     expect(e.message).toBe('unwrapped key is 16 bytes; AES-256 is 32 bytes');
     materialError(randomBytes(20), 'aes', 'CKR_WRAPPED_KEY_INVALID');
     materialError(Buffer.concat([randomBytes(32), Buffer.alloc(8)]), 'aes', 'CKR_WRAPPED_KEY_INVALID');
+  });
+
+  it('takes HMAC keys as raw bytes of the hash length (AWS HMAC_224..512)', () => {
+    for (const bits of [224, 256, 384, 512] as const) {
+      const key = randomBytes(bits / 8);
+      const m = parseKeyMaterial(key, { kind: 'hmac', bits });
+      expect(m.kind).toBe('hmac');
+      expect(m.kind === 'hmac' && m.bits).toBe(bits);
+      expect(m.kind === 'hmac' && m.secretKey.export().equals(key)).toBe(true);
+      expect(parseKeyMaterial(key, 'hmac').kind).toBe('hmac');
+    }
+    const e = materialError(randomBytes(32), { kind: 'hmac', bits: 384 }, 'CKR_WRAPPED_KEY_INVALID');
+    expect(e.message).toBe('unwrapped key is 32 bytes; HMAC-384 is 48 bytes');
+    materialError(randomBytes(20), 'hmac', 'CKR_WRAPPED_KEY_INVALID');
   });
 
   it('closes the loop: wrap PKCS#8 under a KEK, unwrap, parse, compare public keys', async () => {

@@ -64,8 +64,12 @@ export const CKM = {
   CKM_SHA224: 0x0255,
   CKM_SHA256: 0x0250,
   CKM_SHA256_HMAC: 0x0251,
+  CKM_SHA224_HMAC: 0x0256,
   CKM_SHA384: 0x0260,
+  CKM_SHA384_HMAC: 0x0261,
   CKM_SHA512: 0x0270,
+  CKM_SHA512_HMAC: 0x0271,
+  CKM_GENERIC_SECRET_KEY_GEN: 0x0350,
   CKM_EC_KEY_PAIR_GEN: 0x1040,
   CKM_ECDSA: 0x1041,
   CKM_ECDSA_SHA256: 0x1044,
@@ -82,6 +86,14 @@ export const CKM = {
   /** Thales Luna's RFC 5649 (CKM_VENDOR_DEFINED + 0x171). */
   CKM_LUNA_AES_KWP: 0x80000171,
 } as const;
+
+/** The HMAC mechanism per hash, as KMS's HMAC_224..HMAC_512 keys (and `HsmProof.hmac`) name them. */
+export const CKM_HMAC: Readonly<Record<'sha224' | 'sha256' | 'sha384' | 'sha512', number>> = {
+  sha224: CKM.CKM_SHA224_HMAC,
+  sha256: CKM.CKM_SHA256_HMAC,
+  sha384: CKM.CKM_SHA384_HMAC,
+  sha512: CKM.CKM_SHA512_HMAC,
+};
 
 /** CK_MECHANISM_INFO flags. */
 export const CKF_MECH = {

@@ -36,7 +36,8 @@ interface Usage {
 export function usageOf(spec: KeySpec, flags: ReadonlySet<TargetKeyFlag>): Usage {
   // ECDSA keys cannot encrypt, recover or wrap; asking for it would only make stricter modules (Luna)
   // refuse the whole template, so those flags are ignored for EC and the keys say so (false).
-  const ec = spec.kind === 'ec';
+  // HMAC keys only sign and verify: encrypt/wrap/recover make no sense for a generic secret.
+  const ec = spec.kind === 'ec' || spec.kind === 'hmac';
   return {
     token: flags.has('CKF_TOKEN'),
     modifiable: flags.has('CKF_MODIFIABLE'),
@@ -61,6 +62,40 @@ export function targetKeyTemplates(
 ): KeyGenRequest {
   const u = usageOf(spec, flags);
   const id = Buffer.from(label, 'utf8');
+  if (spec.kind === 'hmac') {
+    return {
+      // PKCS#11's generator for CKK_GENERIC_SECRET (the key type HMAC mechanisms take).
+      mechanism: { mechanism: CKM.CKM_GENERIC_SECRET_KEY_GEN },
+      privateTemplate: [
+        // A secret key object...
+        { type: CKA.CKA_CLASS, value: CKO.CKO_SECRET_KEY },
+        // ...of generic secret type: what CKM_SHA*_HMAC use (CKK_SHA*_HMAC types are not widely supported).
+        { type: CKA.CKA_KEY_TYPE, value: CKK.CKK_GENERIC_SECRET },
+        // Size in bytes: as long as the hash, what AWS KMS HMAC_224..512 keys are.
+        { type: CKA.CKA_VALUE_LEN, value: spec.bits / 8 },
+        // How the config and the cloud refer to the key.
+        { type: CKA.CKA_LABEL, value: label },
+        // CKA_ID = name, as for every other target key.
+        { type: CKA.CKA_ID, value: id },
+        // Persist on the token only with CKF_TOKEN (otherwise it is gone when the session closes).
+        { type: CKA.CKA_TOKEN, value: u.token },
+        // Only a logged-in user may see or use it.
+        { type: CKA.CKA_PRIVATE, value: true },
+        // The key value never leaves the HSM in plaintext.
+        { type: CKA.CKA_SENSITIVE, value: true },
+        // Wrappable under a KEK only with CKF_EXTRACTABLE (the whole point of BYOK; preflight checks it).
+        { type: CKA.CKA_EXTRACTABLE, value: u.extractable },
+        // Our KEK is an imported public key, never CKA_TRUSTED: true here would make the key unwrappable.
+        { type: CKA.CKA_WRAP_WITH_TRUSTED, value: false },
+        // Attribute changes only with CKF_MODIFIABLE.
+        { type: CKA.CKA_MODIFIABLE, value: u.modifiable },
+        // An HMAC key signs (computes MACs) and verifies them; nothing else.
+        { type: CKA.CKA_SIGN, value: u.sign },
+        { type: CKA.CKA_VERIFY, value: u.verify },
+        { type: CKA.CKA_DERIVE, value: u.derive },
+      ],
+    };
+  }
   if (spec.kind === 'aes') {
     return {
       mechanism: { mechanism: CKM.CKM_AES_KEY_GEN },

@@ -50,7 +50,7 @@ function onOff(value: number | undefined): string {
 function lunaVerdicts(ctx: PolicyContext): PolicyVerdict[] {
   const luna = ctx.module.luna;
   if (!luna) return [];
-  const privateKey = ctx.spec.kind !== 'aes';
+  const privateKey = ctx.spec.kind === 'rsa' || ctx.spec.kind === 'ec';
   const wrapping = privateKey ? LUNA_POLICY.PRIVATE_KEY_WRAPPING : LUNA_POLICY.SECRET_KEY_WRAPPING;
   const ids = [
     LUNA_POLICY.PRIVATE_KEY_CLONING,

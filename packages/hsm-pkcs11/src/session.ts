@@ -4,7 +4,14 @@
  * (KEK, ephemeral keys, keys generated without CKF_TOKEN) are destroyed by `close()` if still alive.
  */
 import type { KeyObject } from 'node:crypto';
-import { ByokError, describeKeySpec, type Kek, type KeySpec, type TargetKeyFlag } from '@byok/core';
+import {
+  ByokError,
+  describeKeySpec,
+  type Kek,
+  type KeySpec,
+  type OaepHash,
+  type TargetKeyFlag,
+} from '@byok/core';
 import type pkcs11js from 'pkcs11js';
 import { CKA, CKK, CKM, CKO, CKU_USER, mechanismName } from './constants.js';
 import { ckrOf, p11, toByokError } from './errors.js';
@@ -20,7 +27,7 @@ import {
   stripZeros,
 } from './pubkey.js';
 import type { FoundKey, KekHandle, TargetKey, WrapPlan } from './types.js';
-import { type WrapIo, wrapWithPlan } from './wrap.js';
+import { isSoftHsmManufacturer, oaepHashName, oaepMechanism, type WrapIo, wrapWithPlan } from './wrap.js';
 
 /** The original refuses shorter PINs before calling C_Login; so do we. */
 export const MIN_PIN_LENGTH = 7;
@@ -53,6 +60,13 @@ function keyTypeName(keyType: number): string {
       return `key type 0x${keyType.toString(16)}`;
   }
 }
+
+const EXPECTED_KEY_TYPE: Readonly<Record<KeySpec['kind'], number>> = {
+  rsa: CKK.CKK_RSA,
+  ec: CKK.CKK_EC,
+  aes: CKK.CKK_AES,
+  hmac: CKK.CKK_GENERIC_SECRET,
+};
 
 function handleKey(handle: Buffer): string {
   return handle.toString('hex');
@@ -158,7 +172,7 @@ export class HsmSession {
         `existing key '${found.label}' is ${actual} but targetKeySpec asks for ${wanted}; ` +
           'change targetKeyName or targetKeySpec',
       );
-    const expectedType = spec.kind === 'rsa' ? CKK.CKK_RSA : spec.kind === 'ec' ? CKK.CKK_EC : CKK.CKK_AES;
+    const expectedType = EXPECTED_KEY_TYPE[spec.kind];
     if (found.keyType !== expectedType) throw mismatch(keyTypeName(found.keyType));
 
     const [extractable, sensitive, token, priv] = this.attributes(found.handle, [
@@ -181,10 +195,10 @@ export class HsmSession {
       generated: false,
     };
 
-    if (spec.kind === 'aes') {
+    if (spec.kind === 'aes' || spec.kind === 'hmac') {
       const [valueLen] = this.attributes(found.handle, [CKA.CKA_VALUE_LEN]);
       const bits = valueLen ? readUlong(valueLen) * 8 : 0;
-      if (bits !== spec.bits) throw mismatch(`AES-${bits}`);
+      if (bits !== spec.bits) throw mismatch(`${spec.kind === 'aes' ? 'AES' : 'HMAC'}-${bits}`);
       return common;
     }
 
@@ -250,7 +264,7 @@ export class HsmSession {
     try {
       const found: FoundKey = {
         handle,
-        objectClass: spec.kind === 'aes' ? 'secret' : 'private',
+        objectClass: spec.kind === 'aes' || spec.kind === 'hmac' ? 'secret' : 'private',
         keyType: this.keyTypeOf(handle),
         label,
         id: Buffer.from(label, 'utf8'),
@@ -295,6 +309,41 @@ export class HsmSession {
     return wrapWithPlan(this.wrapIo(), target, kek, plan);
   }
 
+  /**
+   * AWS KMS RSAES_OAEP_*: the secret key itself wrapped with CKM_RSA_PKCS_OAEP under the KEK (no AES layer).
+   * Only secret keys (AES, HMAC): an RSA/EC private key does not fit one RSA block, and KMS refuses OAEP for
+   * RSA keys anyway. SoftHSM's OAEP is SHA-1 only: any other hash is refused here, before C_WrapKey, with
+   * the reason, never silently replaced.
+   */
+  wrapRsaOaep(target: TargetKey, kek: KekHandle, oaepHash: OaepHash): Buffer {
+    if (target.spec.kind !== 'aes' && target.spec.kind !== 'hmac') {
+      throw new ByokError(
+        'CKR_KEY_TYPE_INCONSISTENT',
+        `'${target.label}' is ${describeKeySpec(target.spec)}: a direct RSA-OAEP wrap takes AES or HMAC keys only; ` +
+          'wrap private keys with CKM_RSA_AES_KEY_WRAP (one-step or two-step)',
+      );
+    }
+    if (oaepHash !== 'sha1' && isSoftHsmManufacturer(this.module.info().manufacturer)) {
+      throw new ByokError(
+        'CKR_MECHANISM_PARAM_INVALID',
+        `SoftHSM supports CKM_RSA_PKCS_OAEP with SHA-1 only, not ${oaepHashName(oaepHash)}; ` +
+          'wrap with OAEP SHA-1 (AWS: RSAES_OAEP_SHA_1)',
+      );
+    }
+    const mechanism = oaepMechanism(oaepHash);
+    return Buffer.from(
+      p11(`C_WrapKey ('${target.label}' under the KEK, ${mechanismName(CKM.CKM_RSA_PKCS_OAEP)})`, () =>
+        this.pkcs11.C_WrapKey(
+          this.handle,
+          mechanism,
+          kek.handle,
+          target.handle,
+          Buffer.alloc(Math.ceil(kek.modulusBits / 8)),
+        ),
+      ),
+    );
+  }
+
   /** C_DestroyObject; forgets it as a session object. */
   destroy(handle: Buffer): void {
     p11('C_DestroyObject', () => this.pkcs11.C_DestroyObject(this.handle, handle));
@@ -331,7 +380,7 @@ export class HsmSession {
     );
   }
 
-  /** HMAC with a secret target (CKM_SHA256_HMAC unless told otherwise). */
+  /** HMAC with a secret target (CKM_SHA256_HMAC unless told otherwise; CKM_HMAC maps hashes to mechanisms). */
   hmac(target: TargetKey, data: Buffer, mechanism: number = CKM.CKM_SHA256_HMAC): Buffer {
     return this.sign(target, mechanism, data);
   }

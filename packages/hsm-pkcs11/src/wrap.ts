@@ -135,7 +135,8 @@ export interface WrapIo {
   destroyQuietly(handle: Buffer): void;
 }
 
-function oaepMechanism(hash: OaepHash): pkcs11js.Mechanism {
+/** CKM_RSA_PKCS_OAEP with the same hash for OAEP and MGF1 and an empty label. */
+export function oaepMechanism(hash: OaepHash): pkcs11js.Mechanism {
   const { hashAlg, mgf } = OAEP_HASH[hash];
   const parameter: pkcs11js.RsaOAEP = {
     type: pkcs11js.CK_PARAMS_RSA_OAEP,

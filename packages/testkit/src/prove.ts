@@ -17,7 +17,7 @@ export interface ProveOptions {
   /** The HSM's public key of the target; the unwrapped private key must belong to it. */
   readonly expectedPublicKey?: KeyObject;
   /** What the blob must contain: a full KeySpec also checks size and curve. */
-  readonly spec: KeySpec | 'rsa' | 'ec' | 'aes';
+  readonly spec: KeySpec | 'rsa' | 'ec' | 'aes' | 'hmac';
 }
 
 export class ProofError extends Error {
@@ -38,9 +38,9 @@ export function proveWrappedKey(wrapped: Buffer, kekPrivate: KeyObject, opts: Pr
   const bytes = rsaAesKeyUnwrap(kekPrivate, wrapped, { oaepHash: opts.oaepHash });
   const material = parseKeyMaterial(bytes, opts.spec);
   if (opts.expectedPublicKey !== undefined) {
-    if (material.kind === 'aes') {
+    if (material.kind === 'aes' || material.kind === 'hmac') {
       throw new ProofError(
-        'the blob holds an AES key; there is no public key to compare with expectedPublicKey',
+        `the blob holds an ${material.kind.toUpperCase()} key; there is no public key to compare with expectedPublicKey`,
       );
     }
     if (!publicKeysEqual(material.publicKey, opts.expectedPublicKey)) {

@@ -101,7 +101,7 @@ export function unwrapByok(req: ImportRequest, mode: VaultMode, findKek: KekLook
       return { ...common, secretKey: secret.toString('base64'), keySize: parsed.bits, trailingZeros: 0 };
     }
     const parsed = parseKeyMaterial(material, family);
-    if (parsed.kind === 'aes')
+    if (parsed.kind === 'aes' || parsed.kind === 'hmac')
       throw badParameter('The unwrapped key is a secret key, not an asymmetric key.');
     const pem = parsed.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     if (family === 'rsa') {

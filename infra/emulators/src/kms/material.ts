@@ -112,7 +112,7 @@ function checkMaterial(spec: KeySpec, plain: Buffer): UnwrappedMaterial {
   }
   try {
     const parsed = parseKeyMaterial(plain, family === 'rsa' ? 'rsa' : 'ec');
-    if (parsed.kind === 'aes')
+    if (parsed.kind === 'aes' || parsed.kind === 'hmac')
       throw incorrectKeyMaterial(`${spec} key material must be a PKCS#8 private key.`);
     const details = parsed.privateKey.asymmetricKeyDetails;
     if (family === 'rsa' && details?.modulusLength !== RSA_BITS[spec]) {

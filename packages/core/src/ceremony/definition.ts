@@ -23,7 +23,7 @@
  */
 import { LineCounter, parseDocument } from 'yaml';
 import { ByokError } from '../errors.js';
-import { findCurve, parseKeySpec } from '../keyspec.js';
+import { describeKeySpec, findCurve, parseKeySpec } from '../keyspec.js';
 import { quoteValue } from '../quote.js';
 import { parseApproverKey } from './keys.js';
 import {
@@ -146,6 +146,8 @@ function keySpec(value: unknown): CeremonyKeySpec {
   try {
     const spec = parseKeySpec(text);
     if (spec.kind === 'ec') return { kind: 'ec', bits: spec.bits, curve: spec.curve.name };
+    // parseKeySpec reads HsmConfig.ini's grammar, which has no HMAC type.
+    if (spec.kind === 'hmac') throw new Error(`${describeKeySpec(spec)} is not a ceremony key spec`);
     return spec.kind === 'rsa' ? { kind: 'rsa', bits: spec.bits } : { kind: 'aes', bits: spec.bits };
   } catch (e) {
     const message = e instanceof Error ? e.message.replace(/^targetKeySpec: /, '') : String(e);
