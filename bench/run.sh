@@ -4,3 +4,4 @@ source "$(dirname "$0")/../scripts/lib.sh"
 cd "$REPO_ROOT"
 [ "${SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh
 node bench/hsmbyok.mjs "$@"
+node bench/clouds.mjs "$@"

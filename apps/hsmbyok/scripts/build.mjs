@@ -8,10 +8,19 @@ import { build } from 'esbuild';
 
 const dist = new URL('../dist/', import.meta.url);
 rmSync(dist, { recursive: true, force: true });
-await build({
-  entryPoints: { cli: 'src/cli.ts' },
-  outdir: 'dist',
-  outExtension: { '.js': '.cjs' },
+
+// The cloud commands (and the Azure/AWS SDKs they pull in, several MB) go into a second bundle, dist/cloud.cjs,
+// that cli.cjs requires only when `hsmbyok azure|aws ...` runs: the drop-in start-up does not parse them.
+const cloudSplit = {
+  name: 'cloud-bundle',
+  setup(b) {
+    b.onResolve({ filter: /commands\/cloud\/index\.js$/ }, (args) =>
+      args.importer.endsWith('cli.ts') ? { path: './cloud.cjs', external: true } : undefined,
+    );
+  },
+};
+
+const common = {
   bundle: true,
   // CommonJS in one file: require() is synchronous, so start-up never waits on the ESM loader's async
   // file reads, and V8 only pre-parses the functions a command does not call.
@@ -25,6 +34,21 @@ await build({
   sourcemap: true,
   legalComments: 'none',
   logLevel: 'warning',
+};
+
+await build({
+  ...common,
+  entryPoints: { cloud: 'src/commands/cloud/index.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+});
+
+await build({
+  ...common,
+  plugins: [cloudSplit],
+  entryPoints: { cli: 'src/cli.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
 });
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -34,4 +58,7 @@ const pad = (n) => String(n).padStart(2, '0');
 // __DATE__ is "Mmm dd yyyy" with the day space-padded; __TIME__ is "hh:mm:ss".
 const date = `${months[now.getMonth()]} ${String(now.getDate()).padStart(2, ' ')} ${now.getFullYear()}`;
 const time = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
-writeFileSync(new URL('build-info.json', dist), `${JSON.stringify({ version: pkg.version, date, time }, null, 2)}\n`);
+writeFileSync(
+  new URL('build-info.json', dist),
+  `${JSON.stringify({ version: pkg.version, date, time }, null, 2)}\n`,
+);

@@ -116,10 +116,10 @@ export class PendingFile {
     return existsSync(this.path);
   }
 
-  commit(content: string, now: Date = new Date()): CommittedFile {
+  commit(content: string | Buffer, now: Date = new Date()): CommittedFile {
     if (this.#done || this.#fd === undefined)
       throw new ByokError('CKR_GENERAL_ERROR', 'output already finished');
-    const data = Buffer.from(content, 'utf8');
+    const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     const fd = this.#fd;
     try {
       let offset = 0;

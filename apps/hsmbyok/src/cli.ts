@@ -7,6 +7,8 @@
  */
 import { ByokError, ckrName, hex8, isByokError } from '@byok/core';
 import { type CommandName, type ParsedArgv, parseArgv } from './argv.js';
+import { isCloudArgv, parseCloudArgv } from './cloud-argv.js';
+import { cloudHelpText } from './commands/cloud-help.js';
 import { COMMANDS } from './commands/index.js';
 import type { CliIo, CommandOutcome } from './context.js';
 import { Reporter } from './output.js';
@@ -40,9 +42,22 @@ function printUsage(out: Reporter): void {
   out.line();
 }
 
+/**
+ * A ByokError made by the cloud bundle (dist/cloud.cjs has its own copy of the class): recognised by shape,
+ * so it keeps its code and message instead of becoming an "internal error".
+ */
+function foreignByokError(error: unknown): ByokError | undefined {
+  if (!(error instanceof Error) || error.name !== 'ByokError') return undefined;
+  const { code, ckr } = error as { code?: unknown; ckr?: unknown };
+  if (typeof code !== 'string' || typeof ckr !== 'number') return undefined;
+  return new ByokError(code, error.message, { ckr, cause: error });
+}
+
 /** A failure of something that is not ours (a bug, or a pkcs11js error that escaped): reported, not thrown. */
 function asByokError(error: unknown): ByokError {
   if (isByokError(error)) return error;
+  const foreign = foreignByokError(error);
+  if (foreign) return foreign;
   if (typeof error === 'object' && error !== null) {
     const { code, method } = error as { code?: unknown; method?: unknown };
     if (typeof code === 'number' && typeof method === 'string') {
@@ -67,12 +82,65 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
 }
 
+/** One line with the stable code first: `ERROR: KEK_INVALID_OPS: ...`, `ERROR: CKR_PIN_INCORRECT: ...`. */
+function cloudErrorLine(error: ByokError): string {
+  return `${error.code}: ${error.message}`;
+}
+
+/**
+ * `hsmbyok azure ...` / `hsmbyok aws ...`: no banner (they are not the original's command), one ERROR line
+ * on failure, exit 0 or 1. The command modules and the cloud SDKs are loaded only here.
+ */
+async function runCloudCli(argv: readonly string[], io: CliIo, runOptions: RunOptions): Promise<number> {
+  const json = argv.some((a) => a.toLowerCase() === '--json');
+  const out = new Reporter(io.stdout, io.stderr, { json });
+  let command: string | undefined;
+  let outcome: CommandOutcome | undefined;
+  let failure: ByokError | undefined;
+  try {
+    const parsed = parseCloudArgv(argv);
+    if (parsed.kind === 'help') {
+      out.raw(cloudHelpText(parsed.group));
+      return EXIT_SUCCESS;
+    }
+    command = parsed.argv.command;
+    const { runCloudCommand } = await import('./commands/cloud/index.js');
+    outcome = await runCloudCommand(parsed.argv, {
+      io,
+      out,
+      signal: runOptions.signal ?? new AbortController().signal,
+    });
+    failure = outcome.failure;
+  } catch (error) {
+    failure = asByokError(error);
+    out.error(cloudErrorLine(failure));
+    const internal = !isByokError(error) && !foreignByokError(error);
+    if (internal && io.env.HSMBYOK_DEBUG === '1' && error instanceof Error && error.stack)
+      out.line(error.stack);
+  }
+  const exitCode = failure ? EXIT_FAILURE : EXIT_SUCCESS;
+  if (out.json) {
+    out.document({
+      tool: 'hsmbyok',
+      version: buildInfo().version,
+      ...(command ? { command } : {}),
+      ok: !failure,
+      exitCode,
+      ...(outcome?.result ?? {}),
+      warnings: out.warnings,
+      ...(failure ? { error: { code: failure.code, message: failure.message } } : {}),
+    });
+  }
+  return exitCode;
+}
+
 /** Runs one command line against `io` and returns the exit code. Never throws. */
 export async function runCli(
   argv: readonly string[],
   io: CliIo,
   runOptions: RunOptions = {},
 ): Promise<number> {
+  if (isCloudArgv(argv)) return runCloudCli(argv, io, runOptions);
   let parsed: ParsedArgv;
   try {
     parsed = parseArgv(argv);

@@ -1,6 +1,7 @@
 import type { Command } from '../context.js';
 import { MIN_PIN_LENGTH } from '../pin.js';
 import { buildInfo, ORIGINAL_VERSION } from '../version.js';
+import { CLOUD_HELP_SUMMARY } from './cloud-help.js';
 
 function helpText(): string {
   const { version } = buildInfo();
@@ -49,6 +50,8 @@ OUTPUT FILE
   leaves no targetBlob.byok and no temporary file. The original overwrote an existing targetBlob.byok;
   hsmbyok keeps the name but first keeps the previous file as targetBlob.byok.<UTC time>.bak and says
   so in a WARNING line, so no earlier result is lost.
+
+${CLOUD_HELP_SUMMARY}
 
 EXIT CODES
   0    success (INFO: overall success)
