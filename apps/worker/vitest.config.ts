@@ -9,6 +9,7 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
     setupFiles: ['test/runtime-setup.ts'],
+    env: { BYOK_LOG_LEVEL: 'warn' },
     testTimeout: 60_000,
     hookTimeout: 180_000,
     reporters: ['default', ['json', { outputFile: '.reports/vitest.json' }]],

@@ -168,7 +168,7 @@ export class CeremonyRecord {
 
   // ---- cancellation ----
 
-  assertCancellable(request: CancelRequest): void {
+  assertCancellable(request: CancelRequest, admins: readonly string[]): void {
     if (
       typeof request?.actor !== 'string' ||
       request.actor.trim() === '' ||
@@ -177,6 +177,19 @@ export class CeremonyRecord {
       throw ApplicationFailure.create({
         type: 'CANCEL_MALFORMED',
         message: 'cancel needs an actor and a reason',
+        nonRetryable: true,
+      });
+    }
+    const [role, id] = request.actor.split(':', 2);
+    const allowed =
+      (role === 'requester' && id === this.definition.requester) ||
+      (role === 'admin' && id !== undefined && admins.includes(id));
+    if (!allowed) {
+      throw ApplicationFailure.create({
+        type: 'CANCEL_FORBIDDEN',
+        message: `${request.actor} may not cancel ceremony ${this.definition.ceremonyId}: only requester:${this.definition.requester}${
+          admins.length > 0 ? ` or admin:${admins.join(', admin:')}` : ''
+        }`,
         nonRetryable: true,
       });
     }

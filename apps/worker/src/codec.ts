@@ -7,7 +7,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ByokError } from '@byok/core';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
+
+// A CommonJS package whose `temporal` export Node's ESM loader cannot detect: take it from the default export.
+const { temporal } = proto;
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';

@@ -17,6 +17,11 @@ export interface CeremonyInput {
    * digest of `definition` differs (a definition altered between the requester and the server).
    */
   readonly expectedDigest?: string;
+  /**
+   * Identities (besides the requester) allowed to cancel: `cancel` from `admin:<id>` is accepted only for
+   * these ids. Set by whoever starts the ceremony (the CLI takes them from its config).
+   */
+  readonly admins?: readonly string[];
 }
 
 /** The ceremony's states, in runbook order, then the end states. Also the CeremonyStatus search attribute. */
@@ -51,7 +56,10 @@ export interface ApprovalReceipt {
 }
 
 export interface CancelRequest {
-  /** Who cancels (`requester:bob`, `admin:eve`); recorded in the audit chain. */
+  /**
+   * Who cancels: `requester:<the definition's requester>` or `admin:<one of the input's admins>`; anyone
+   * else is refused (CANCEL_FORBIDDEN) before the Update reaches the history. Recorded in the audit chain.
+   */
   readonly actor: string;
   readonly reason: string;
 }

@@ -16,6 +16,7 @@ import { createCeremonyActivities } from './activities/index.js';
 import type { CeremonyActivities } from './activities/types.js';
 import { AesGcmPayloadCodec } from './codec.js';
 import { readCodecKey, type WorkerConfig } from './config.js';
+import { logLine } from './log.js';
 
 const SRC_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -80,7 +81,7 @@ export interface CeremonyWorkerOptions {
 
 export async function createCeremonyWorker(opts: CeremonyWorkerOptions): Promise<Worker> {
   const codec = opts.codec ?? createPayloadCodec(opts.config);
-  if (!codec) console.warn('byok worker: no codec keys configured; payloads reach Temporal unencrypted');
+  if (!codec) logLine('warn', 'worker.no-codec', { detail: 'payloads reach Temporal unencrypted' });
   return Worker.create({
     connection: opts.connection,
     namespace: opts.config.temporal.namespace,

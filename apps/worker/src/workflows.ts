@@ -4,7 +4,12 @@
  * on the compensation stack, unwound in reverse, non-cancellably, when anything fails, the deadline passes
  * or someone cancels. The evidence is written whatever the outcome.
  */
-import { exportAuditJson, quorumStatus, renderAuditReport } from '@byok/core/ceremony/workflow';
+import {
+  type AuditData,
+  exportAuditJson,
+  quorumStatus,
+  renderAuditReport,
+} from '@byok/core/ceremony/workflow';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -14,7 +19,14 @@ import {
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
-import type { CloudActivities, EvidenceActivities, HsmActivities } from './activities/types.js';
+import type {
+  CloudActivities,
+  EvidenceActivities,
+  HsmActivities,
+  ImportPreparation,
+  ImportResult,
+  WrapInstructions,
+} from './activities/types.js';
 import { CeremonyRecord } from './ceremony-record.js';
 import {
   approveUpdate,
@@ -27,20 +39,32 @@ import {
 } from './messages.js';
 
 // Wrong PINs, missing keys and policy refusals are non-retryable (the activities say so); the rest retries.
+// Activities heartbeat every 2 s: a worker that dies is noticed after the heartbeat timeout, not after
+// startToClose, and the step is retried on another worker (each step is idempotent).
 const hsm = proxyActivities<HsmActivities>({
   startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 3 },
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 5 },
 });
 const cloud = proxyActivities<CloudActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 6 },
 });
-const evidence = proxyActivities<EvidenceActivities>({ startToCloseTimeout: '1 minute' });
+const evidence = proxyActivities<EvidenceActivities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second' },
+});
+/** Re-wrap only so often after an expired AWS import token: a clock that keeps expiring them is a fault. */
+const MAX_IMPORT_ROUNDS = 3;
+/** A token this close to its expiry is refreshed before wrapping, not used. */
+const TOKEN_MARGIN_MS = 10 * 60_000;
 
-/** An undo, named for the audit record. */
+/** An undo, named for the audit record; what it returns (ids deleted, kept) goes into the record too. */
 interface Compensation {
   readonly name: string;
-  readonly run: () => Promise<void>;
+  readonly run: () => Promise<AuditData | undefined>;
 }
 
 export async function ceremonyWorkflow(input: CeremonyInput): Promise<CeremonyOutcome> {
@@ -71,7 +95,7 @@ export async function ceremonyWorkflow(input: CeremonyInput): Promise<CeremonyOu
       main.cancel();
       return rec.status;
     },
-    { validator: (request) => rec.assertCancellable(request) },
+    { validator: (request) => rec.assertCancellable(request, input.admins ?? []) },
   );
 
   let failure: unknown;
@@ -131,11 +155,12 @@ export async function ceremonyWorkflow(input: CeremonyInput): Promise<CeremonyOu
 async function runbook(rec: CeremonyRecord, compensations: Compensation[]): Promise<void> {
   const def = rec.definition;
   const hsmStep = { ceremonyId: def.ceremonyId, hsm: def.hsm, key: def.key };
+  const cloudStep = { ...hsmStep, target: def.target };
 
   rec.setStatus('preflight');
   const [hsmCheck, cloudCheck] = await Promise.all([
     hsm.preflightHsm(hsmStep),
-    cloud.preflightCloud({ ceremonyId: def.ceremonyId, target: def.target }),
+    cloud.preflightCloud(cloudStep),
   ]);
   rec.stepDone('preflight', {
     token: `${hsmCheck.tokenLabel} (${hsmCheck.tokenSerial}, firmware ${hsmCheck.firmware})`,
@@ -163,80 +188,125 @@ async function runbook(rec: CeremonyRecord, compensations: Compensation[]): Prom
   rec.stepDone('quorum', { approvals: quorum.approvals, required: quorum.required });
 
   rec.setStatus('preparing-import');
-  const prepared = await cloud.prepareImport({
-    ceremonyId: def.ceremonyId,
-    target: def.target,
-    ...(def.kek ? { pinnedKek: def.kek } : {}),
+  // `preparation` changes when an AWS import token expires; the undo always discards the latest one.
+  let preparation = await cloud.prepareImport({ ...cloudStep, ...(def.kek ? { pinnedKek: def.kek } : {}) });
+  compensations.push({
+    name: 'discard import parameters (KEK / EXTERNAL key this ceremony created)',
+    run: async () => ({ ...(await cloud.discardImport({ ...cloudStep, preparation })) }),
   });
-  const cleanup = { ceremonyId: def.ceremonyId, target: def.target, prepared };
-  compensations.push({ name: 'discard import parameters', run: () => cloud.discardImport(cleanup) });
-  if (def.kek && prepared.kekSha256 !== def.kek.sha256) {
+  if (def.kek && preparation.kek.fingerprint !== def.kek.sha256) {
     throw ApplicationFailure.nonRetryable(
-      `the cloud's KEK ${prepared.kekSha256} is not the approved ${def.kek.sha256}`,
+      `the cloud's KEK ${preparation.kek.fingerprint} is not the approved ${def.kek.sha256}`,
       'KEK_MISMATCH',
     );
   }
-  rec.stepDone('prepare-import', {
-    kekId: prepared.kekId,
-    kekSha256: prepared.kekSha256,
-    oaepHash: prepared.oaepHash,
-    ...(prepared.wrappingAlgorithm ? { wrappingAlgorithm: prepared.wrappingAlgorithm } : {}),
-    ...(prepared.validUntil ? { validUntil: prepared.validUntil } : {}),
-  });
+  rec.stepDone('prepare-import', preparationFacts(preparation));
 
-  rec.setStatus('wrapping');
   // Only a key this ceremony created may be destroyed; one that existed before is the custodian's.
   if (!hsmCheck.keyExisted) {
-    compensations.push({ name: 'destroy generated HSM key', run: () => hsm.destroyGeneratedKey(hsmStep) });
+    compensations.push({
+      name: 'destroy generated HSM key',
+      run: async () => {
+        await hsm.destroyGeneratedKey(hsmStep);
+        return undefined;
+      },
+    });
   }
-  const wrapped = await hsm.wrapTargetKey({
-    ...hsmStep,
-    kekPem: prepared.kekPem,
-    oaepHash: prepared.oaepHash,
-  });
-  rec.stepDone('wrap', {
-    keyLabel: wrapped.keyLabel,
-    generated: wrapped.generated,
-    wrap: wrapped.wrapDescription,
-    ciphertextSha256: wrapped.ciphertextSha256,
-    ...(wrapped.publicKeySpkiSha256 ? { publicKeySpkiSha256: wrapped.publicKeySpkiSha256 } : {}),
-  });
+  let result: ImportResult | undefined;
+  let spki: string | undefined;
+  for (let round = 1; result === undefined; round++) {
+    if (preparation.expiresAt && Date.parse(preparation.expiresAt) - TOKEN_MARGIN_MS <= Date.now()) {
+      preparation = await cloud.refreshPreparation({ ...cloudStep, preparation });
+      rec.stepDone('refresh-import-parameters', preparationFacts(preparation));
+    }
+    rec.setStatus('wrapping');
+    const wrapped = await hsm.wrapTargetKey({
+      ...hsmStep,
+      keyExisted: hsmCheck.keyExisted,
+      wrap: wrapInstructions(preparation),
+    });
+    spki = wrapped.publicKeySpkiSha256;
+    rec.stepDone('wrap', {
+      keyLabel: wrapped.keyLabel,
+      generated: wrapped.generated,
+      wrap: wrapped.wrapDescription,
+      ciphertextSha256: wrapped.ciphertextSha256,
+      ...(wrapped.publicKeySpkiSha256 ? { publicKeySpkiSha256: wrapped.publicKeySpkiSha256 } : {}),
+    });
 
-  rec.setStatus('importing');
-  const importInput = { ceremonyId: def.ceremonyId, target: def.target, prepared, wrapped };
-  const imported = await cloud.importWrappedKey(importInput);
-  rec.cloudKeyId = imported.cloudKeyId;
+    rec.setStatus('importing');
+    try {
+      result = await cloud.importWrappedKey({ ...cloudStep, preparation, wrapped });
+    } catch (err) {
+      // The AWS import token expired between wrap and import: new parameters, new wrapping key, wrap again.
+      if (describe(err).type !== 'IMPORT_TOKEN_EXPIRED' || round >= MAX_IMPORT_ROUNDS) throw err;
+      rec.record('worker', 'import.token-expired', { round, expiresAt: preparation.expiresAt ?? '' });
+      preparation = await cloud.refreshPreparation({ ...cloudStep, preparation });
+      rec.stepDone('refresh-import-parameters', preparationFacts(preparation));
+    }
+  }
+  const imported = result.imported;
+  rec.cloudKeyId = imported.keyId;
   compensations.push({
     name: 'revoke imported key',
-    run: () => cloud.revokeImport({ ...importInput, imported }),
+    run: async () => ({ ...(await cloud.revokeImport({ ...cloudStep, preparation, imported })) }),
   });
-  rec.stepDone('import', { cloudKeyId: imported.cloudKeyId });
+  rec.stepDone('import', {
+    cloudKeyId: imported.keyId,
+    ...(imported.version ? { version: imported.version } : {}),
+    ...(imported.publicKeyFingerprint ? { publicKeyFingerprint: imported.publicKeyFingerprint } : {}),
+    alreadyImported: result.alreadyImported,
+    notes: [...imported.notes],
+  });
 
   rec.setStatus('verifying');
   const verification = await cloud.verifyImport({
-    ceremonyId: def.ceremonyId,
-    target: def.target,
+    ...cloudStep,
     imported,
-    hsm: def.hsm,
-    key: def.key,
-    ...(wrapped.publicKeySpkiSha256 ? { expectedSpkiSha256: wrapped.publicKeySpkiSha256 } : {}),
+    ...(spki ? { expectedSpkiSha256: spki } : {}),
   });
-  rec.stepDone('verify', { method: verification.method, detail: verification.detail });
+  rec.stepDone('verify', {
+    checks: verification.checks.map((c) => `${c.id}: ${c.detail}`),
+    notes: [...verification.notes],
+  });
 
   rec.setStatus('cleaning-up');
-  await cloud.cleanupImport(cleanup);
-  rec.stepDone('cleanup');
+  const cleaned = await cloud.cleanupImport({ ...cloudStep, preparation });
+  rec.stepDone('cleanup', { ...cleaned });
   // Done: nothing is undone from here on.
   compensations.length = 0;
   rec.setStatus('recording-evidence');
+}
+
+function wrapInstructions(p: ImportPreparation): WrapInstructions {
+  return {
+    kekPem: p.kek.publicKeyPem,
+    kekFingerprint: p.kek.fingerprint,
+    format: p.wrap.format,
+    oaepHash: p.wrap.oaepHash,
+  };
+}
+
+/** What the evidence keeps of a preparation: ids, fingerprints, algorithm, expiry (not the import token). */
+function preparationFacts(p: ImportPreparation): Record<string, string | readonly string[]> {
+  return {
+    kekId: p.kek.id,
+    kekSha256: p.kek.fingerprint,
+    kekBits: String(p.kek.bits),
+    wrap: `${p.wrap.format} OAEP ${p.wrap.oaepHash}${p.wrap.awsAlgorithm ? ` (${p.wrap.awsAlgorithm})` : ''}`,
+    ...(p.keyId ? { cloudKeyId: p.keyId } : {}),
+    ...(p.expiresAt ? { expiresAt: p.expiresAt } : {}),
+    created: p.created.map((c) => `${c.kind} ${c.id}`),
+    notes: [...p.notes],
+  };
 }
 
 /** Runs the undo stack in reverse. A failing undo is recorded and the rest still run. */
 async function unwind(compensations: Compensation[], rec: CeremonyRecord): Promise<void> {
   for (const compensation of [...compensations].reverse()) {
     try {
-      await compensation.run();
-      rec.record('worker', 'compensation.done', { step: compensation.name });
+      const done = await compensation.run();
+      rec.record('worker', 'compensation.done', { step: compensation.name, ...done });
     } catch (err) {
       const { type, message } = describe(err);
       log.error('compensation failed', { step: compensation.name, type });

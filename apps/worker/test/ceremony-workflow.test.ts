@@ -78,7 +78,7 @@ beforeAll(async () => {
       workflowBundle: bundle,
       activities: { ...fakes, ...gatedEvidence },
     }),
-    // Only the HSM and the cloud preflight are faked: the rest is the real "clouds not configured yet".
+    // Only the HSM is faked: the cloud activities are the real ones, with no cloud in the worker config.
     await createCeremonyWorker({
       config: config(UNCONFIGURED_QUEUE),
       connection: nativeConnection,
@@ -87,7 +87,6 @@ beforeAll(async () => {
         preflightHsm: fakes.preflightHsm,
         wrapTargetKey: fakes.wrapTargetKey,
         destroyGeneratedKey: fakes.destroyGeneratedKey,
-        preflightCloud: fakes.preflightCloud,
       },
     }),
   ];
@@ -336,17 +335,14 @@ describe('the runbook', () => {
     expect(types.slice(-3)).toEqual(['compensation.done', 'compensation.done', 'ceremony.failed']);
   });
 
-  it('without @byok/clouds, stops at the first cloud step with CLOUD_NOT_CONFIGURED and undoes nothing it did not do', async () => {
+  it('a target missing from the worker config stops the preflight with CLOUD_NOT_CONFIGURED, undoing nothing', async () => {
     const def = definition({ id: uniqueId('noclouds') });
     const handle = await start(def, UNCONFIGURED_QUEUE);
-    await waitForStatus(handle, 'awaiting-approvals');
-    await handle.executeUpdate(approveUpdate, { args: [approval('alice', def)] });
-    await handle.executeUpdate(approveUpdate, { args: [approval('bob', def)] });
     const err = await handle.result().catch((e: unknown) => e);
     const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
     expect(cause.type).toBe('CLOUD_NOT_CONFIGURED');
-    expect(cause.message).toMatch(/prepareImport needs @byok\/clouds/);
-    expect((await handle.query(progressQuery)).completedSteps).toEqual(['preflight', 'quorum']);
+    expect(cause.message).toMatch(/contoso\.vault\.azure\.net is not configured in this worker/);
+    expect((await handle.query(progressQuery)).completedSteps).toEqual([]);
   });
 
   it('cancel: an Update stops the ceremony, compensates, and records who cancelled', async () => {
@@ -357,6 +353,13 @@ describe('the runbook', () => {
       .executeUpdate(cancelUpdate, { args: [{ actor: '', reason: 'x' }] })
       .catch((e: WorkflowUpdateFailedError) => (e.cause as ApplicationFailure).type);
     expect(bad).toBe('CANCEL_MALFORMED');
+    // Only the requester or an admin named at the start may cancel; an approver may not.
+    for (const actor of ['approver:alice', 'requester:alice', 'admin:mallory']) {
+      const refused = await handle
+        .executeUpdate(cancelUpdate, { args: [{ actor, reason: 'x' }] })
+        .catch((e: WorkflowUpdateFailedError) => (e.cause as ApplicationFailure).type);
+      expect(refused).toBe('CANCEL_FORBIDDEN');
+    }
     await handle.executeUpdate(cancelUpdate, {
       args: [{ actor: 'requester:carol', reason: 'wrong key name' }],
     });

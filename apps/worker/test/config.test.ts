@@ -45,6 +45,7 @@ describe('worker config', () => {
       tokenLabel: 'byok',
       pin: { file: join(dir, 'softhsm.pin') },
       wrap: 'two-step',
+      oaepHashes: ['sha1', 'sha256'],
     });
     expect(config.codecKeys).toEqual([{ id: 'k1', source: { env: 'BYOK_CODEC_KEY' } }]);
   });
@@ -92,5 +93,48 @@ describe('worker config', () => {
     expect(readCodecKey({ id: 'k', source: { env: 'BYOK_TEST_CODEC' } })).toHaveLength(32);
     process.env.BYOK_TEST_CODEC = Buffer.alloc(16).toString('base64');
     expect(() => readCodecKey({ id: 'k', source: { env: 'BYOK_TEST_CODEC' } })).toThrow(/base64 of 32 bytes/);
+  });
+});
+
+describe('worker config: clouds and Temporal TLS', () => {
+  it('reads cloud targets (secrets as sources only) and mTLS settings, from the file and the environment', () => {
+    const config = validateWorkerConfig(
+      {
+        temporal: { address: 'byok.a1b2c.tmprl.cloud:7233', tls: { certFile: 'c.crt', keyFile: 'c.key' } },
+        clouds: {
+          azure: [{ vaultUrl: 'https://kv.example/', caFile: 'ca.pem', token: { env: 'KV_TOKEN' } }],
+          aws: [{ region: 'eu-west-1', accessKeyId: { env: 'A' }, secretAccessKey: { file: 's' } }],
+        },
+      },
+      '/etc/byok',
+    );
+    expect(config.temporal.tls).toEqual({ certFile: '/etc/byok/c.crt', keyFile: '/etc/byok/c.key' });
+    expect(config.clouds).toEqual([
+      {
+        cloud: 'azure',
+        vaultUrl: 'https://kv.example',
+        caFile: '/etc/byok/ca.pem',
+        token: { env: 'KV_TOKEN' },
+        disableChallengeResourceVerification: false,
+      },
+      {
+        cloud: 'aws',
+        region: 'eu-west-1',
+        accessKeyId: { env: 'A' },
+        secretAccessKey: { file: '/etc/byok/s' },
+      },
+    ]);
+    expect(() =>
+      validateWorkerConfig({ clouds: { aws: [{ region: 'eu-west-1', accessKeyId: { env: 'A' } }] } }),
+    ).toThrow(/clouds\.aws\[0\]: give both accessKeyId and secretAccessKey/);
+    expect(() => validateWorkerConfig({ temporal: { tls: { certFile: 'x' } } })).toThrow(
+      /give both certFile and keyFile/,
+    );
+    expect(() => validateWorkerConfig({ clouds: { gcp: [] } })).toThrow(/clouds\.gcp: unknown field/);
+    const fromEnv = loadWorkerConfig({
+      TEMPORAL_TLS_CERT_FILE: '/t/c.crt',
+      TEMPORAL_TLS_KEY_FILE: '/t/c.key',
+    });
+    expect(fromEnv.temporal.tls).toEqual({ certFile: '/t/c.crt', keyFile: '/t/c.key' });
   });
 });

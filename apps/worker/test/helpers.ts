@@ -10,7 +10,7 @@ import {
   validateCeremonyDefinition,
 } from '@byok/core/ceremony';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CeremonyActivities } from '../src/activities/types.js';
+import type { CeremonyActivities, ImportPreparation } from '../src/activities/types.js';
 
 export const KEYS: Readonly<Record<'alice' | 'bob' | 'carol' | 'dave' | 'mallory', ApproverKeyPair>> = {
   alice: generateApproverKeyPair('ed25519'),
@@ -91,6 +91,25 @@ export class Gate {
   }
 }
 
+const NOTHING_DONE = { deleted: [], scheduledForDeletion: [], kept: [], notes: [] };
+
+const FAKE_PREPARATION: ImportPreparation = {
+  cloud: 'azure-keyvault',
+  location: 'https://fake',
+  keyName: 'fake',
+  spec: { kind: 'ec', curve: 'P-256' },
+  keyOps: ['sign', 'verify'],
+  kek: {
+    id: 'https://fake/keys/kek/1',
+    publicKeyPem: '-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n',
+    fingerprint: '22'.repeat(32),
+    bits: 3072,
+  },
+  wrap: { format: 'rsa-aes-key-wrap', oaepHash: 'sha1', encoding: 'pkcs8' },
+  created: [],
+  notes: [],
+};
+
 export type Failures = Map<string, Partial<Record<keyof CeremonyActivities, string>>>;
 
 /**
@@ -126,22 +145,32 @@ export function fakeActivities(calls: string[], failures: Failures = new Map()):
     preflightCloud: async (i) =>
       step('preflightCloud', i.ceremonyId, {
         cloud: i.target.cloud,
-        targetAvailable: true,
+        location: 'https://fake',
         detail: 'fake cloud',
       }),
-    prepareImport: async (i) =>
-      step('prepareImport', i.ceremonyId, {
-        kekId: 'https://fake/keys/kek/1',
-        kekPem: '-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n',
-        kekSha256: '22'.repeat(32),
-        oaepHash: 'sha1' as const,
-      }),
+    prepareImport: async (i) => step('prepareImport', i.ceremonyId, FAKE_PREPARATION),
+    refreshPreparation: async (i) => step('refreshPreparation', i.ceremonyId, FAKE_PREPARATION),
     importWrappedKey: async (i) =>
-      step('importWrappedKey', i.ceremonyId, { cloudKeyId: `https://fake/keys/${i.ceremonyId}/v1` }),
+      step('importWrappedKey', i.ceremonyId, {
+        imported: {
+          cloud: 'azure-keyvault' as const,
+          location: 'https://fake',
+          keyName: i.ceremonyId,
+          keyId: `https://fake/keys/${i.ceremonyId}/v1`,
+          spec: { kind: 'ec' as const, curve: 'P-256' as const },
+          keyOps: ['sign' as const, 'verify' as const],
+          notes: [],
+        },
+        alreadyImported: false,
+      }),
     verifyImport: async (i) =>
-      step('verifyImport', i.ceremonyId, { method: 'public-key-equality' as const, detail: 'equal' }),
-    cleanupImport: async (i) => step('cleanupImport', i.ceremonyId, undefined),
-    discardImport: async (i) => step('discardImport', i.ceremonyId, undefined),
-    revokeImport: async (i) => step('revokeImport', i.ceremonyId, undefined),
+      step('verifyImport', i.ceremonyId, {
+        keyId: i.imported.keyId,
+        checks: [{ id: 'public-key-equal', detail: 'equal' }],
+        notes: [],
+      }),
+    cleanupImport: async (i) => step('cleanupImport', i.ceremonyId, NOTHING_DONE),
+    discardImport: async (i) => step('discardImport', i.ceremonyId, NOTHING_DONE),
+    revokeImport: async (i) => step('revokeImport', i.ceremonyId, NOTHING_DONE),
   };
 }

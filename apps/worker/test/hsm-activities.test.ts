@@ -1,7 +1,9 @@
 /** The HSM activities against a real SoftHSM token (no Temporal needed: activities are plain functions). */
+import { createPublicKey } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spkiFingerprint } from '@byok/core';
 import type { CeremonyKeySpec } from '@byok/core/ceremony';
 import {
   createSoftHsm,
@@ -67,7 +69,16 @@ describe('HSM activities on SoftHSM', () => {
     const before = await hsm.preflightHsm(step('cer-key-1'));
     expect(before).toMatchObject({ tokenLabel: 'ceremony', keyExisted: false });
 
-    const wrapInput = { ...step('cer-key-1'), kekPem: kek.publicPem, oaepHash: 'sha1' as const };
+    const wrapInput = {
+      ...step('cer-key-1'),
+      keyExisted: false,
+      wrap: {
+        kekPem: kek.publicPem,
+        kekFingerprint: spkiFingerprint(createPublicKey(kek.publicPem)),
+        format: 'rsa-aes-key-wrap' as const,
+        oaepHash: 'sha1' as const,
+      },
+    };
     const wrapped = await hsm.wrapTargetKey(wrapInput);
     expect(wrapped).toMatchObject({ keyLabel: 'cer-key-1', generated: true });
     expect(wrapped.ciphertextSha256).toMatch(/^[0-9a-f]{64}$/);
@@ -77,9 +88,10 @@ describe('HSM activities on SoftHSM', () => {
       spec: toKeySpec(KEY),
     });
 
-    // A retry finds the key instead of generating a second one.
+    // A retry finds the key instead of generating a second one (still this ceremony's: generated).
     const retried = await hsm.wrapTargetKey(wrapInput);
-    expect(retried.generated).toBe(false);
+    expect(retried.generated).toBe(true);
+    expect(await hsm.wrapTargetKey({ ...wrapInput, keyExisted: true })).toMatchObject({ generated: false });
     expect(retried.publicKeySpkiSha256).toBe(wrapped.publicKeySpkiSha256);
     expect(await hsm.preflightHsm(step('cer-key-1'))).toMatchObject({
       keyExisted: true,

@@ -14,7 +14,7 @@ import {
   type TargetKeyFlag,
 } from '@byok/core';
 import type { CeremonyKeySpec } from '@byok/core/ceremony';
-import type { HsmSession, Pkcs11Module, TokenInfo } from '@byok/hsm-pkcs11';
+import type { HsmSession, KekHandle, Pkcs11Module, TargetKey, TokenInfo } from '@byok/hsm-pkcs11';
 import { ApplicationFailure } from '@temporalio/common';
 import { readSecret, type WorkerConfig } from '../config.js';
 import type { HsmActivities, HsmPreflight, HsmStepInput, WrapInput, WrappedKey } from './types.js';
@@ -79,42 +79,62 @@ function asFailure(err: unknown): never {
 
 type Pkcs11Lib = typeof import('@byok/hsm-pkcs11');
 
-interface Opened {
+export interface Opened {
   readonly lib: Pkcs11Lib;
   readonly module: Pkcs11Module;
   readonly token: TokenInfo;
   readonly session: HsmSession;
 }
 
+/**
+ * `HsmSession.wrapRsaOaep` (direct RSA-OAEP of a secret key, for AWS RSAES_OAEP_*) is being added to
+ * @byok/hsm-pkcs11; until a build has it, an AWS symmetric import is refused with a clear code.
+ */
+interface OaepWrapCapable {
+  wrapRsaOaep(target: TargetKey, kek: KekHandle, oaepHash: 'sha1' | 'sha256'): Buffer;
+}
+
+function canOaepWrap(session: HsmSession): session is HsmSession & OaepWrapCapable {
+  return typeof (session as Partial<OaepWrapCapable>).wrapRsaOaep === 'function';
+}
+
+/** Opens a logged-in session on the profile's token for one activity, closed whatever happens. */
+export async function withHsmSession<T>(
+  config: WorkerConfig,
+  input: HsmStepInput,
+  use: (opened: Opened) => T | Promise<T>,
+): Promise<T> {
+  const profile = config.hsmProfiles[input.hsm.profile];
+  if (!profile) {
+    const known = Object.keys(config.hsmProfiles).join(', ') || 'none';
+    throw ApplicationFailure.create({
+      type: 'HSM_PROFILE_UNKNOWN',
+      message: `HSM profile '${input.hsm.profile}' is not in this worker's config (profiles: ${known})`,
+      nonRetryable: true,
+    });
+  }
+  // Loaded on first use: a worker without HSM profiles never loads the native PKCS#11 addon.
+  const lib = await import('@byok/hsm-pkcs11');
+  let module: Pkcs11Module | undefined;
+  let session: HsmSession | undefined;
+  try {
+    module = lib.Pkcs11Module.load(profile.library);
+    const token = module.findToken(profile.tokenLabel);
+    session = module.openSession(token.slotId);
+    session.login(readSecret(profile.pin, `PIN of HSM profile ${profile.name}`));
+    return await use({ lib, module, token, session });
+  } catch (err) {
+    return asFailure(err);
+  } finally {
+    session?.close();
+    module?.close();
+  }
+}
+
 export function createHsmActivities(config: WorkerConfig): HsmActivities {
   async function withSession<T>(input: HsmStepInput, use: (opened: Opened) => T): Promise<T> {
-    const profile = config.hsmProfiles[input.hsm.profile];
-    if (!profile) {
-      const known = Object.keys(config.hsmProfiles).join(', ') || 'none';
-      throw ApplicationFailure.create({
-        type: 'HSM_PROFILE_UNKNOWN',
-        message: `HSM profile '${input.hsm.profile}' is not in this worker's config (profiles: ${known})`,
-        nonRetryable: true,
-      });
-    }
-    // Loaded on first use: a worker without HSM profiles never loads the native PKCS#11 addon.
-    const lib = await import('@byok/hsm-pkcs11');
-    let module: Pkcs11Module | undefined;
-    let session: HsmSession | undefined;
-    try {
-      module = lib.Pkcs11Module.load(profile.library);
-      const token = module.findToken(profile.tokenLabel);
-      session = module.openSession(token.slotId);
-      session.login(readSecret(profile.pin, `PIN of HSM profile ${profile.name}`));
-      return use({ lib, module, token, session });
-    } catch (err) {
-      return asFailure(err);
-    } finally {
-      session?.close();
-      module?.close();
-    }
+    return withHsmSession(config, input, use);
   }
-
   return {
     async preflightHsm(input: HsmStepInput): Promise<HsmPreflight> {
       return withSession(input, ({ lib, module, token, session }) => {
@@ -158,44 +178,76 @@ export function createHsmActivities(config: WorkerConfig): HsmActivities {
       const profile = config.hsmProfiles[input.hsm.profile];
       return withSession(input, ({ lib, module, token, session }) => {
         const spec = toKeySpec(input.key);
-        const kek = parseKekPem(input.kekPem, { source: 'cloud KEK' });
-        const method =
-          profile?.wrap === 'one-step'
-            ? ({ kind: 'one-step', oaepHash: input.oaepHash } as const)
-            : ({ kind: 'two-step', oaepHash: input.oaepHash, kwpName: 'CKM_AES_KEY_WRAP_KWP' } as const);
-        // Planned and policy-checked before anything is generated: a refusal leaves the token untouched.
-        const plan = lib.planWrap(module.mechanisms(token.slotId), method, spec);
+        const kek = parseKekPem(input.wrap.kekPem, { source: 'cloud KEK' });
+        if (kek.fingerprint !== input.wrap.kekFingerprint) {
+          throw ApplicationFailure.nonRetryable(
+            `the KEK PEM has fingerprint ${kek.fingerprint}, not the prepared ${input.wrap.kekFingerprint}`,
+            'PREPARATION_MISMATCH',
+          );
+        }
+        const oaepHash = input.wrap.oaepHash;
         const flags = generationFlags(input.key);
-        // Idempotent: a retry finds the key an earlier attempt generated instead of making a second one.
+        // Idempotent: a retry finds the key an earlier attempt generated (by the ceremony's label) instead
+        // of making a second one.
         const found = session.findTargetKey(input.hsm.keyLabel);
         const existing = found ? session.loadTargetKey(found, spec) : undefined;
-        lib.assertPolicies(
-          lib.checkWrapPolicies({
-            module,
-            token,
-            session,
-            spec,
-            flags,
-            ...(existing ? { existing } : {}),
-            plan,
-          }),
-        );
         if (!existing && !input.hsm.createIfMissing) {
           throw new ByokError(
             'CKR_OBJECT_NOT_FOUND',
             `no key labelled '${input.hsm.keyLabel}' on token '${token.label}'`,
           );
         }
+        let wrapOnce: (target: TargetKey) => Buffer;
+        let description: string;
+        if (input.wrap.format === 'rsa-oaep') {
+          // AWS RSAES_OAEP_*: the raw secret key OAEP-encrypted under the wrapping key, nothing else.
+          if (spec.kind !== 'aes') {
+            throw ApplicationFailure.nonRetryable(
+              `RSA-OAEP wraps secret keys only, not ${spec.kind.toUpperCase()} keys`,
+              'UNSUPPORTED_WRAPPING_ALGORITHM',
+            );
+          }
+          if (!canOaepWrap(session)) {
+            throw ApplicationFailure.nonRetryable(
+              'this build of @byok/hsm-pkcs11 has no HsmSession.wrapRsaOaep; AWS symmetric imports need it',
+              'OAEP_WRAP_UNAVAILABLE',
+            );
+          }
+          lib.assertPolicies(
+            lib.checkWrapPolicies({ module, token, session, spec, flags, ...(existing ? { existing } : {}) }),
+          );
+          wrapOnce = (target) => session.wrapRsaOaep(target, session.importKek(kek), oaepHash);
+          description = `CKM_RSA_PKCS_OAEP (${oaepHash.toUpperCase()}, MGF1 ${oaepHash.toUpperCase()}) of the raw key`;
+        } else {
+          const method =
+            profile?.wrap === 'one-step'
+              ? ({ kind: 'one-step', oaepHash } as const)
+              : ({ kind: 'two-step', oaepHash, kwpName: 'CKM_AES_KEY_WRAP_KWP' } as const);
+          // Planned and policy-checked before anything is generated: a refusal leaves the token untouched.
+          const plan = lib.planWrap(module.mechanisms(token.slotId), method, spec);
+          lib.assertPolicies(
+            lib.checkWrapPolicies({
+              module,
+              token,
+              session,
+              spec,
+              flags,
+              ...(existing ? { existing } : {}),
+              plan,
+            }),
+          );
+          wrapOnce = (target) => session.wrap(target, session.importKek(kek), plan);
+          description = plan.description;
+        }
         const target = existing ?? session.generateTargetKey(input.hsm.keyLabel, spec, flags);
-        const kekHandle = session.importKek(kek);
-        const ciphertext = session.wrap(target, kekHandle, plan);
+        const ciphertext = wrapOnce(target);
         return {
           ciphertext: ciphertext.toString('base64url'),
           ciphertextSha256: createHash('sha256').update(ciphertext).digest('hex'),
           keyLabel: input.hsm.keyLabel,
-          generated: target.generated,
+          generated: target.generated || !input.keyExisted,
           ...(target.publicKey ? { publicKeySpkiSha256: spkiFingerprint(target.publicKey) } : {}),
-          wrapDescription: plan.description,
+          wrapDescription: description,
         };
       });
     },

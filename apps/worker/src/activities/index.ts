@@ -1,23 +1,98 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Context } from '@temporalio/activity';
 import type { WorkerConfig } from '../config.js';
-import { createUnconfiguredCloudActivities } from './cloud.js';
+import { logLine } from '../log.js';
+import { createCloudActivities } from './cloud.js';
 import { createEvidenceActivities } from './evidence.js';
 import { createHsmActivities } from './hsm.js';
 import type { CeremonyActivities } from './types.js';
 
-export { createUnconfiguredCloudActivities } from './cloud.js';
+export { CEREMONY_TAG, cloudKeySpec, createCloudActivities, prepareRequest } from './cloud.js';
 export { createEvidenceActivities } from './evidence.js';
-export { createHsmActivities, toKeySpec } from './hsm.js';
+export { createHsmActivities, toKeySpec, withHsmSession } from './hsm.js';
 export * from './types.js';
 
-/** Every activity the ceremony workflow calls; `overrides` replaces some (tests, or clouds once it lands). */
+const HEARTBEAT_MS = 2_000;
+
+/**
+ * Test-only crash points: with BYOK_TEST_CRASH_POINTS=1, an activity of a ceremony whose id ends with
+ * `-crash-<activityName>` finishes its work, logs `activity.crash-point` and then hangs (heartbeating) before
+ * answering, so a test can SIGKILL the worker at a known place: the effect happened, the completion is lost.
+ */
+function crashPoint(name: string, ceremonyId: string | undefined): boolean {
+  return process.env.BYOK_TEST_CRASH_POINTS === '1' && ceremonyId?.endsWith(`-crash-${name}`) === true;
+}
+
+function ceremonyOf(args: unknown[]): string | undefined {
+  const first = args[0];
+  if (typeof first === 'object' && first !== null && 'ceremonyId' in first) {
+    const id = (first as { ceremonyId: unknown }).ceremonyId;
+    return typeof id === 'string' ? id : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Every activity: heartbeats while it runs (so a dead worker is noticed in seconds, and a cancellation
+ * reaches the activity's signal), logs start / end / failure as JSON lines with ids and codes only.
+ */
+function instrument<T extends object>(activities: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    if (typeof fn !== 'function') continue;
+    out[name] = async (...args: unknown[]) => {
+      const ceremonyId = ceremonyOf(args);
+      let attempt = 1;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const ctx = Context.current();
+        attempt = ctx.info.attempt;
+        timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
+      } catch {
+        // not inside an activity (direct calls from the baseline benchmark)
+      }
+      const started = performance.now();
+      logLine('info', 'activity.start', { activity: name, ceremonyId, attempt, pid: process.pid });
+      try {
+        const result: unknown = await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+        if (crashPoint(name, ceremonyId)) {
+          logLine('info', 'activity.crash-point', { activity: name, ceremonyId, pid: process.pid });
+          await sleep(10 * 60_000);
+        }
+        logLine('info', 'activity.done', {
+          activity: name,
+          ceremonyId,
+          attempt,
+          ms: Math.round(performance.now() - started),
+        });
+        return result;
+      } catch (err) {
+        const e = err as { type?: string; code?: string; message?: string };
+        logLine('warn', 'activity.failed', {
+          activity: name,
+          ceremonyId,
+          attempt,
+          type: e.type ?? e.code ?? 'Error',
+          message: e.message,
+        });
+        throw err;
+      } finally {
+        if (timer) clearInterval(timer);
+      }
+    };
+  }
+  return out as T;
+}
+
+/** Every activity the ceremony workflow calls; `overrides` replaces some (tests). */
 export function createCeremonyActivities(
   config: WorkerConfig,
   overrides: Partial<CeremonyActivities> = {},
 ): CeremonyActivities {
-  return {
+  return instrument({
     ...createHsmActivities(config),
-    ...createUnconfiguredCloudActivities(),
+    ...createCloudActivities(config),
     ...createEvidenceActivities(config),
     ...overrides,
-  };
+  });
 }
