@@ -1,6 +1,6 @@
 // Sums vitest's JSON reports over every workspace package into the line CI reads: `N passed, N failed`.
 // A package with a test script but no report (it crashed before reporting) counts as one failure.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -24,7 +24,9 @@ for (const group of ['packages', 'apps', 'infra']) {
     }
     const r = JSON.parse(readFileSync(report, 'utf8'));
     // Files that failed to load have no assertions but count as a failed suite.
-    const brokenFiles = r.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
+    const brokenFiles = r.testResults.filter(
+      (f) => f.status === 'failed' && f.assertionResults.length === 0,
+    ).length;
     const p = r.numPassedTests;
     const f = r.numFailedTests + brokenFiles;
     const s = r.numPendingTests + r.numTodoTests;
