@@ -13,10 +13,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
-import { FAULT_KINDS, type Fault, FaultQueue, type Faults } from '../shared/faults.js';
+import { handleFaultAdmin } from '../shared/fault-admin.js';
+import { type Fault, FaultQueue, type Faults } from '../shared/faults.js';
 import { listen, readBody, sendJson, shutdown } from '../shared/http.js';
 import { ensureTlsMaterial } from '../shared/tls.js';
-import { asObject, BodyError, optInteger, parseJson, reqEnum } from '../shared/validate.js';
+import { BodyError, parseJson } from '../shared/validate.js';
 import { badParameter, KeyVaultError } from './errors.js';
 import type { VaultMode } from './model.js';
 import { Vault } from './vault.js';
@@ -228,21 +229,7 @@ export async function startKeyVaultEmulator(opts: KeyVaultEmulatorOptions): Prom
       if (path === '/_emulator/health' && req.method === 'GET') {
         return sendJson(res, 200, { ok: true, service: 'keyvault', mode, url: emulator.url });
       }
-      if (path === '/_emulator/faults' && req.method === 'POST') {
-        const o = asObject(parseJson(await readBody(req)), 'the request body');
-        const kind = reqEnum(o, 'kind', FAULT_KINDS);
-        const count = optInteger(o, 'count');
-        const retryAfterSeconds = optInteger(o, 'retryAfterSeconds');
-        faults.inject(kind, {
-          ...(count === undefined ? {} : { count }),
-          ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-        });
-        return sendJson(res, 200, { pending: faults.pending });
-      }
-      if (path === '/_emulator/faults' && req.method === 'DELETE') {
-        faults.clear();
-        return sendJson(res, 200, { pending: 0 });
-      }
+      if (await handleFaultAdmin(req, res, path, faults)) return;
       sendError(res, notFound());
     } catch (err) {
       sendError(res, badParameter(describe(err)));

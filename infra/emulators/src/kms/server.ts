@@ -7,9 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type Clock, OffsetClock } from '../shared/clock.js';
-import { FAULT_KINDS, type Fault, FaultQueue, type Faults } from '../shared/faults.js';
+import { handleFaultAdmin } from '../shared/fault-admin.js';
+import { type Fault, FaultQueue, type Faults } from '../shared/faults.js';
 import { listen, readBody, sendJson, shutdown } from '../shared/http.js';
-import { asObject, BodyError, optInteger, optNumber, parseJson, reqEnum } from '../shared/validate.js';
+import { asObject, BodyError, optNumber, parseJson } from '../shared/validate.js';
 import { KmsError } from './errors.js';
 import { KmsService, parseBody } from './service.js';
 import { type AwsCredentials, verifySigV4 } from './sigv4.js';
@@ -124,21 +125,7 @@ export async function startKmsEmulator(opts: KmsEmulatorOptions): Promise<KmsEmu
         clock.advance((optNumber(o, 'advanceSeconds') ?? 0) * 1000);
         return sendJson(res, 200, { now: clock.now().toISOString() });
       }
-      if (path === '/_emulator/faults' && req.method === 'POST') {
-        const o = asObject(parseJson(await readBody(req)), 'the request body');
-        const kind = reqEnum(o, 'kind', FAULT_KINDS);
-        const count = optInteger(o, 'count');
-        const retryAfterSeconds = optInteger(o, 'retryAfterSeconds');
-        faults.inject(kind, {
-          ...(count === undefined ? {} : { count }),
-          ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-        });
-        return sendJson(res, 200, { pending: faults.pending });
-      }
-      if (path === '/_emulator/faults' && req.method === 'DELETE') {
-        faults.clear();
-        return sendJson(res, 200, { pending: 0 });
-      }
+      if (await handleFaultAdmin(req, res, path, faults)) return;
       sendJson(res, 404, { message: `no admin endpoint ${req.method} ${path}` });
     } catch (err) {
       sendJson(res, 400, { message: describe(err) });
