@@ -17,7 +17,7 @@ import {
 import { createSoftHsm } from '@byok/testkit';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const cli = join(here, '..', 'apps', 'hsmbyok', 'bin', 'hsmbyok.js');
+const cli = join(here, '..', 'apps', 'hsmbyok', 'bin', 'hsmbyok.cjs');
 const baseline = join(here, 'clouds-baseline.cjs');
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;

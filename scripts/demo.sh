@@ -14,7 +14,7 @@ SOFTHSM_LIB=$(for p in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu
 [ -n "$SOFTHSM_LIB" ] || die "libsofthsm2.so not found: run scripts/setup.sh"
 export SOFTHSM2_CONF="$DEMO/softhsm2.conf"
 printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$DEMO/tokens" >"$SOFTHSM2_CONF"
-HSMBYOK=(node "$REPO_ROOT/apps/hsmbyok/bin/hsmbyok.js")
+HSMBYOK=(node "$REPO_ROOT/apps/hsmbyok/bin/hsmbyok.cjs")
 
 # A random PIN in a 0600 file: the demo shows --pin-file, the way automation should feed it.
 umask 077

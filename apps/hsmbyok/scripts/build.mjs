@@ -11,14 +11,30 @@ rmSync(dist, { recursive: true, force: true });
 
 // The cloud commands (and the Azure/AWS SDKs they pull in, several MB) go into a second bundle, dist/cloud.cjs,
 // that cli.cjs requires only when `hsmbyok azure|aws ...` runs: the drop-in start-up does not parse them.
+// The `import()` in cli.ts becomes a CommonJS require of ./cloud.cjs through a one-line stub: no ESM loader at
+// run time, and the launcher can run cli.cjs from a V8 code cache (vm.Script has no dynamic-import hook).
 const cloudSplit = {
   name: 'cloud-bundle',
   setup(b) {
     b.onResolve({ filter: /commands\/cloud\/index\.js$/ }, (args) =>
-      args.importer.endsWith('cli.ts') ? { path: './cloud.cjs', external: true } : undefined,
+      args.importer.endsWith('cli.ts') ? { path: 'cloud-stub', namespace: 'cloud-stub' } : undefined,
     );
+    b.onLoad({ filter: /.*/, namespace: 'cloud-stub' }, () => ({
+      contents: "module.exports = require('./cloud.cjs');",
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^\.\/cloud\.cjs$/ }, () => ({ path: './cloud.cjs', external: true }));
   },
 };
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const now = new Date();
+const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n) => String(n).padStart(2, '0');
+// __DATE__ is "Mmm dd yyyy" with the day space-padded; __TIME__ is "hh:mm:ss".
+const date = `${months[now.getMonth()]} ${String(now.getDate()).padStart(2, ' ')} ${now.getFullYear()}`;
+const time = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
+const buildInfo = { version: pkg.version, date, time };
 
 const common = {
   bundle: true,
@@ -29,7 +45,11 @@ const common = {
   target: 'node20',
   conditions: ['source'],
   external: ['pkcs11js', 'koffi'],
-  define: { 'import.meta.url': '__byokModuleUrl' },
+  define: { 'import.meta.url': '__byokModuleUrl', __HSMBYOK_BUILD_INFO__: JSON.stringify(buildInfo) },
+  // Whitespace and syntax only: names stay readable in stack traces (HSMBYOK_DEBUG=1), and a smaller file is
+  // less to read and parse at every start.
+  minifyWhitespace: true,
+  minifySyntax: true,
   banner: { js: "const __byokModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   sourcemap: true,
   legalComments: 'none',
@@ -45,20 +65,13 @@ await build({
 
 await build({
   ...common,
+  // In cli.cjs import.meta.url only feeds createRequire, which takes a path as well as a URL: no URL is
+  // built at start-up. (cloud.cjs keeps a real file URL: some of its dependencies parse it.)
+  banner: { js: 'const __byokModuleUrl = __filename;' },
   plugins: [cloudSplit],
   entryPoints: { cli: 'src/cli.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
 });
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const now = new Date();
-const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const pad = (n) => String(n).padStart(2, '0');
-// __DATE__ is "Mmm dd yyyy" with the day space-padded; __TIME__ is "hh:mm:ss".
-const date = `${months[now.getMonth()]} ${String(now.getDate()).padStart(2, ' ')} ${now.getFullYear()}`;
-const time = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
-writeFileSync(
-  new URL('build-info.json', dist),
-  `${JSON.stringify({ version: pkg.version, date, time }, null, 2)}\n`,
-);
+writeFileSync(new URL('build-info.json', dist), `${JSON.stringify(buildInfo, null, 2)}\n`);

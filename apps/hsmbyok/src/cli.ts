@@ -11,7 +11,7 @@ import { isCloudArgv, parseCloudArgv } from './cloud-argv.js';
 import { cloudHelpText } from './commands/cloud-help.js';
 import { COMMANDS } from './commands/index.js';
 import type { CliIo, CommandOutcome } from './context.js';
-import { Reporter } from './output.js';
+import { CoalescingOutput, Reporter } from './output.js';
 import { openTerminal } from './terminal.js';
 import { buildInfo, ORIGINAL_VERSION } from './version.js';
 
@@ -207,12 +207,17 @@ export async function runCli(
   return exitCode;
 }
 
-/** The process's own io: real stdout/stderr/stdin, the controlling terminal for the PIN. */
-export function processIo(): CliIo {
+/**
+ * The process's own io: real stdout/stderr/stdin, the controlling terminal for the PIN. stdin is a getter:
+ * Node builds its stream on first access, which only --pin-stdin needs.
+ */
+export function processIo(output: CoalescingOutput = new CoalescingOutput()): CliIo {
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdin: process.stdin,
+    stdout: output.sink(process.stdout),
+    stderr: output.sink(process.stderr),
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
     cwd: process.cwd(),
     platform: process.platform,
@@ -220,21 +225,26 @@ export function processIo(): CliIo {
   };
 }
 
-/** For bin/hsmbyok.js. Ctrl-C / SIGTERM abort the run at the next step boundary so cleanup still happens. */
+/** For bin/hsmbyok.cjs. Ctrl-C / SIGTERM abort the run at the next step boundary so cleanup still happens. */
 export async function main(argv: readonly string[]): Promise<number> {
   const controller = new AbortController();
+  const output = new CoalescingOutput();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupts += 1;
     // A second signal means "now": the exit code shells use for a signal.
-    if (interrupts > 1) process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (interrupts > 1) {
+      output.flush();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
     controller.abort(new ByokError('CKR_CANCEL', `interrupted (${signal})`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await runCli(argv, processIo(), { signal: controller.signal });
+    return await runCli(argv, processIo(output), { signal: controller.signal });
   } finally {
+    output.flush();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -7,6 +7,41 @@
 
 export interface TextSink {
   write(text: string): unknown;
+  /** Writes whatever the sink still holds (a CoalescingOutput sink); absent on plain streams. */
+  flush?(): void;
+}
+
+/**
+ * The process's stdout and stderr, written in batches: the lines one step prints in a burst go out in one
+ * write per stream, in order across both, on the next turn of the event loop (every step boundary yields
+ * one) or at `flush()`. A wrap prints about thirty lines, and each stream write costs more than the
+ * PKCS#11 calls between them. Code about to block (library load, key generation) calls
+ * `Reporter.flush()` first, so its line is on screen while it waits.
+ */
+export class CoalescingOutput {
+  #queue: { target: TextSink; text: string }[] = [];
+  #scheduled = false;
+
+  sink(target: TextSink): TextSink {
+    return { write: (text: string) => this.#push(target, text), flush: () => this.flush() };
+  }
+
+  #push(target: TextSink, text: string): void {
+    const last = this.#queue[this.#queue.length - 1];
+    if (last && last.target === target) last.text += text;
+    else this.#queue.push({ target, text });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const { target, text } of queue) target.write(text);
+  }
 }
 
 export class Reporter {
@@ -54,6 +89,12 @@ export class Reporter {
 
   error(message: string): void {
     this.line(`ERROR: ${message}`);
+  }
+
+  /** Puts everything written so far on screen: called before an operation that may block for a while. */
+  flush(): void {
+    this.#human.flush?.();
+    this.#machine.flush?.();
   }
 
   /** The one machine-readable document of a `--json` run. */

@@ -123,7 +123,10 @@ function pinIo(ctx: CommandContext): PinIo {
   return {
     env: ctx.io.env,
     cwd: ctx.io.cwd,
-    stdin: ctx.io.stdin,
+    // A getter: touching process.stdin builds its stream (and loads fs streams); only --pin-stdin reads it.
+    get stdin() {
+      return ctx.io.stdin;
+    },
     platform: ctx.io.platform,
     prompt: { write: (text) => ctx.out.raw(text), open: ctx.io.openTerminal, signal: ctx.signal },
     warn: (message) => ctx.out.warning(message),
@@ -181,6 +184,7 @@ export async function openHsm(
   const hsm: HsmLibrary = await import('@byok/hsm-pkcs11');
   const path = libraryPath(ctx, config.libraryName);
   ctx.out.info(`loading PKCS#11 library ${path}`);
+  ctx.out.flush(); // a network HSM's C_Initialize can take seconds
   const module = hsm.Pkcs11Module.load(path);
   try {
     const info = module.info();
@@ -206,6 +210,7 @@ export async function openHsm(
 
 export function login(ctx: CommandContext, session: Hsm.HsmSession, token: Hsm.TokenInfo, pin: string): void {
   ctx.out.info(`logging in to token "${token.label}" as Crypto-Officer (CKU_USER)`);
+  ctx.out.flush();
   session.login(pin);
   ctx.out.info('logged in');
 }

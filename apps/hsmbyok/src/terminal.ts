@@ -5,8 +5,14 @@
  * does not reveal the PIN's length.
  */
 import { closeSync, openSync } from 'node:fs';
-import { ReadStream } from 'node:tty';
+import { createRequire } from 'node:module';
+import type * as Tty from 'node:tty';
 import { ByokError } from '@byok/core';
+
+/** node:tty (and the net stack under it) is loaded only when a prompt is really shown. */
+function tty(): typeof Tty {
+  return createRequire(import.meta.url)('node:tty') as typeof Tty;
+}
 
 /** The prompt text, byte for byte the original's. */
 export const PIN_PROMPT = 'Enter password for Crypto-Officer: ';
@@ -38,7 +44,7 @@ export function openTerminal(platform: NodeJS.Platform = process.platform): Term
   let fd: number | undefined;
   try {
     fd = openSync(terminalPath(platform), 'r');
-    const stream = new ReadStream(fd);
+    const stream = new (tty().ReadStream)(fd);
     if (!stream.isTTY) throw new Error('not a terminal');
     const opened = fd;
     return {

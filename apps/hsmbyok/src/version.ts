@@ -11,9 +11,9 @@ export interface BuildInfo {
   readonly time: string;
 }
 
-function readJson(url: URL): unknown {
+function readJson(relative: string): unknown {
   try {
-    return JSON.parse(readFileSync(url, 'utf8'));
+    return JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8'));
   } catch {
     return undefined;
   }
@@ -27,14 +27,21 @@ function field(value: unknown, key: string): string | undefined {
 
 let cached: BuildInfo | undefined;
 
+/** Set by the bundler (scripts/build.mjs) to what it also writes to dist/build-info.json. */
+declare const __HSMBYOK_BUILD_INFO__: BuildInfo | undefined;
+
 /**
- * dist/build-info.json is written by the build (scripts/build-info.mjs); running from sources (tests) falls
- * back to package.json, which sits one level above both src/ and dist/.
+ * The bundle carries its build info inline (no file read at start-up); running from sources (tests) reads
+ * package.json, which sits one level above src/.
  */
 export function buildInfo(): BuildInfo {
   if (cached) return cached;
-  const built = readJson(new URL('./build-info.json', import.meta.url));
-  const pkg = readJson(new URL('../package.json', import.meta.url));
+  if (typeof __HSMBYOK_BUILD_INFO__ !== 'undefined') {
+    cached = __HSMBYOK_BUILD_INFO__;
+    return cached;
+  }
+  const built = readJson('./build-info.json');
+  const pkg = readJson('../package.json');
   cached = {
     version: field(built, 'version') ?? field(pkg, 'version') ?? '0.0.0',
     date: field(built, 'date') ?? 'source',

@@ -260,7 +260,7 @@ describe('fuzz (in-process)', () => {
 });
 
 describe('fuzz (spawned binary)', () => {
-  it('12 mutants through bin/hsmbyok.js behave the same', async () => {
+  it('12 mutants through bin/hsmbyok.cjs behave the same', async () => {
     const mutants = fc.sample(editsArb, { numRuns: 12, seed: 42 });
     for (const edits of mutants) {
       const dir = await mkdtemp(join(fx.softhsm.dir, 'fuzz-bin-'));

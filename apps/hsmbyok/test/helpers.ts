@@ -1,12 +1,13 @@
 /**
- * Test helpers: run the BUILT CLI (bin/hsmbyok.js -> dist/cli.cjs) as a subprocess in a throwaway working
+ * Test helpers: run the BUILT CLI (bin/hsmbyok.cjs -> dist/cli.cjs) as a subprocess in a throwaway working
  * directory against a throwaway SoftHSM, and inspect the token afterwards with tools independent of the
  * code under test (pkcs11-tool) or with @byok/hsm-pkcs11 in-process where a key must be used.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { KeyObject } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -25,7 +26,16 @@ import pkcs11js from 'pkcs11js';
 
 const execFileAsync = promisify(execFile);
 
-export const BIN = fileURLToPath(new URL('../bin/hsmbyok.js', import.meta.url));
+/**
+ * The launcher's compile cache (bin/hsmbyok.cjs) goes to a folder of this test process, never the user's
+ * ~/.cache: every CLI run below uses it, as a custodian's runs do.
+ */
+const compileCache = mkdtempSync(join(tmpdir(), 'hsmbyok-test-cache-'));
+process.env.XDG_CACHE_HOME = compileCache;
+delete process.env.HSMBYOK_COMPILE_CACHE;
+process.on('exit', () => rmSync(compileCache, { recursive: true, force: true }));
+
+export const BIN = fileURLToPath(new URL('../bin/hsmbyok.cjs', import.meta.url));
 export const DIST_CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 export const OPTION = '--generate-and-wrap-target-key';
 export const TOKEN = 'byok';
@@ -44,7 +54,7 @@ export interface RunResult {
 }
 
 /**
- * Spawns `node bin/hsmbyok.js args` in `cwd`. `detached` puts it in a new session without a controlling
+ * Spawns `node bin/hsmbyok.cjs args` in `cwd`. `detached` puts it in a new session without a controlling
  * terminal, so a prompt can never block on the terminal of whoever runs the tests.
  */
 export function runHsmbyok(

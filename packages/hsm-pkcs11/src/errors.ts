@@ -4,7 +4,6 @@
  * and we never put arguments (PINs, key bytes) in a message: only the function name and a sentence.
  */
 import { ByokError, ckrName, isByokError } from '@byok/core';
-import pkcs11js from 'pkcs11js';
 
 /** What a custodian should read for the CKRs they actually meet; the CKR name is appended by `describe()`. */
 const SENTENCES: ReadonlyMap<number, string> = new Map([
@@ -57,7 +56,11 @@ export interface Pkcs11Failure {
 }
 
 export function isPkcs11Failure(err: unknown): err is Pkcs11Failure & Error {
-  return err instanceof pkcs11js.Pkcs11Error && typeof err.code === 'number';
+  // By shape, not instanceof: checking must not load the addon, and a second copy of pkcs11js in
+  // node_modules would make instanceof fail for its errors.
+  return (
+    err instanceof Error && err.name === 'Pkcs11Error' && typeof (err as { code?: unknown }).code === 'number'
+  );
 }
 
 /** The CKR number of a pkcs11js failure, or undefined for anything else. */

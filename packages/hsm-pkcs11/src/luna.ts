@@ -52,6 +52,9 @@ function bind<T>(lib: IKoffiLib, declaration: string): T | undefined {
   }
 }
 
+/** The export that marks a library as having the extensions. */
+export const LUNA_PROBE_SYMBOL = 'CA_GetContainerPolicySetting';
+
 export class LunaExtensions {
   private constructor(
     private readonly getUserContainerNumber: GetUserContainerNumber,
@@ -62,7 +65,7 @@ export class LunaExtensions {
   static bind(lib: IKoffiLib): LunaExtensions | undefined {
     const getPolicy = bind<GetContainerPolicySetting>(
       lib,
-      'unsigned long CA_GetContainerPolicySetting(unsigned long slot, unsigned long container, ' +
+      `unsigned long ${LUNA_PROBE_SYMBOL}(unsigned long slot, unsigned long container, ` +
         'unsigned long policy, _Out_ unsigned long *value)',
     );
     if (!getPolicy) return undefined;

@@ -5,11 +5,13 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { ByokError } from '@byok/core';
-import koffi, { type IKoffiLib } from 'koffi';
-import pkcs11js from 'pkcs11js';
+import type { IKoffiLib } from 'koffi';
+import type pkcs11js from 'pkcs11js';
 import { CKF_SESSION, CKF_TOKEN_INITIALIZED } from './constants.js';
 import { ckrOf, p11 } from './errors.js';
-import { LunaExtensions } from './luna.js';
+import { mayExportSymbol } from './exports.js';
+import { LUNA_PROBE_SYMBOL, LunaExtensions } from './luna.js';
+import { loadKoffi, loadPkcs11js } from './native.js';
 import { HsmSession } from './session.js';
 import type { MechanismInfo, TokenInfo } from './types.js';
 
@@ -37,9 +39,12 @@ export class MechanismList extends Map<number, MechanismInfo> {
 }
 
 interface LoadedLibrary {
+  readonly libraryPath: string;
   readonly pkcs11: pkcs11js.PKCS11;
-  readonly lib: IKoffiLib;
-  readonly luna: LunaExtensions | undefined;
+  /** Bound on first use (see lunaExtensions). */
+  luna: LunaExtensions | undefined | 'unprobed';
+  /** koffi's handle on the library, held while the Luna functions are bound. */
+  koffiLib?: IKoffiLib;
   /** False when someone else in this process had already initialised the library (we must not finalise). */
   readonly ownsInitialization: boolean;
   refs: number;
@@ -61,6 +66,46 @@ function libraryKey(libraryPath: string): string {
   }
 }
 
+/**
+ * Why a library pkcs11js could not load failed: koffi's dlopen names the loader's reason (missing file,
+ * wrong architecture, missing dependency) and tells a shared library from a PKCS#11 one. Only called after
+ * a failure, so a working library never loads koffi for this.
+ */
+function diagnoseLoadFailure(libraryPath: string, pkcs11jsError: unknown): ByokError {
+  let lib: IKoffiLib;
+  try {
+    lib = loadKoffi().load(libraryPath);
+  } catch (err) {
+    const reason =
+      err instanceof Error ? err.message.replace(/^Failed to load shared library: /, '') : 'unknown';
+    return new ByokError(
+      'CKR_LOAD_LIBRARY',
+      `cannot load PKCS#11 library '${libraryPath}': ${reason}; ${hint()}`,
+      { cause: err },
+    );
+  }
+  try {
+    lib.func('unsigned long C_GetFunctionList(void *ppFunctionList)');
+  } catch (err) {
+    return new ByokError(
+      'CKR_LOAD_LIBRARY_SYMBOL',
+      `cannot load PKCS#11 library '${libraryPath}': it does not export C_GetFunctionList ` +
+        `(not a PKCS#11 library); ${hint()}`,
+      { cause: err },
+    );
+  } finally {
+    lib.unload();
+  }
+  const reason = pkcs11jsError instanceof Error ? pkcs11jsError.message.split('\n')[0] : 'unknown';
+  return new ByokError(
+    'CKR_LOAD_LIBRARY',
+    `cannot load PKCS#11 library '${libraryPath}': ${reason}; ${hint()}`,
+    {
+      cause: pkcs11jsError,
+    },
+  );
+}
+
 function openLibrary(libraryPath: string): LoadedLibrary {
   const looksLikePath = isAbsolute(libraryPath) || /[\\/]/.test(libraryPath);
   if (looksLikePath && !existsSync(libraryPath)) {
@@ -69,44 +114,11 @@ function openLibrary(libraryPath: string): LoadedLibrary {
       `cannot load PKCS#11 library '${libraryPath}': no such file; ${hint()}`,
     );
   }
-  let lib: IKoffiLib;
-  try {
-    lib = koffi.load(libraryPath);
-  } catch (err) {
-    const reason =
-      err instanceof Error ? err.message.replace(/^Failed to load shared library: /, '') : 'unknown';
-    throw new ByokError(
-      'CKR_LOAD_LIBRARY',
-      `cannot load PKCS#11 library '${libraryPath}': ${reason}; ${hint()}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  try {
-    lib.func('unsigned long C_GetFunctionList(void *ppFunctionList)');
-  } catch (err) {
-    lib.unload();
-    throw new ByokError(
-      'CKR_LOAD_LIBRARY_SYMBOL',
-      `cannot load PKCS#11 library '${libraryPath}': it does not export C_GetFunctionList ` +
-        `(not a PKCS#11 library); ${hint()}`,
-      { cause: err },
-    );
-  }
-  const pkcs11 = new pkcs11js.PKCS11();
+  const pkcs11 = new (loadPkcs11js().PKCS11)();
   try {
     pkcs11.load(libraryPath);
   } catch (err) {
-    lib.unload();
-    const reason = err instanceof Error ? err.message.split('\n')[0] : 'unknown';
-    throw new ByokError(
-      'CKR_LOAD_LIBRARY',
-      `cannot load PKCS#11 library '${libraryPath}': ${reason}; ${hint()}`,
-      {
-        cause: err,
-      },
-    );
+    throw diagnoseLoadFailure(libraryPath, err);
   }
   let ownsInitialization = true;
   try {
@@ -120,13 +132,36 @@ function openLibrary(libraryPath: string): LoadedLibrary {
       } catch {
         // the initialisation error is the one worth reporting
       }
-      lib.unload();
       throw p11(`C_Initialize of '${libraryPath}'`, () => {
         throw err;
       });
     }
   }
-  return { pkcs11, lib, luna: LunaExtensions.bind(lib), ownsInitialization, refs: 0 };
+  return { libraryPath, pkcs11, luna: 'unprobed', ownsInitialization, refs: 0 };
+}
+
+/**
+ * Luna's CA_* functions, bound with koffi from the same file on first use. A library whose dynamic symbols
+ * do not name CA_GetContainerPolicySetting (SoftHSM, YubiHSM, ...) is answered without loading koffi.
+ */
+function lunaExtensions(library: LoadedLibrary): LunaExtensions | undefined {
+  if (library.luna !== 'unprobed') return library.luna;
+  library.luna = undefined;
+  if (!mayExportSymbol(library.libraryPath, LUNA_PROBE_SYMBOL)) return undefined;
+  let lib: IKoffiLib;
+  try {
+    lib = loadKoffi().load(library.libraryPath);
+  } catch {
+    return undefined; // pkcs11js loaded this very file: a failure here leaves only the standard functions
+  }
+  const luna = LunaExtensions.bind(lib);
+  if (luna) {
+    library.koffiLib = lib;
+    library.luna = luna;
+  } else {
+    lib.unload();
+  }
+  return luna;
 }
 
 function trim(value: string): string {
@@ -168,7 +203,8 @@ export class Pkcs11Module {
 
   /** Luna partition-policy functions, when the library exports them. */
   get luna(): LunaExtensions | undefined {
-    return this.library.luna;
+    this.assertOpen();
+    return lunaExtensions(this.library);
   }
 
   /** @internal the pkcs11js binding, for HsmSession. */
@@ -293,7 +329,7 @@ export class Pkcs11Module {
       } catch {
         // dlclose failures leave nothing to clean up
       }
-      this.library.lib.unload();
+      this.library.koffiLib?.unload();
     }
   }
 

@@ -4,11 +4,12 @@
  * below make exactly those calls. Key material only ever leaves the HSM wrapped.
  */
 import { ByokError, describeKeySpec, type KeySpec, type OaepHash, type WrapMethod } from '@byok/core';
-import koffi from 'koffi';
-import pkcs11js from 'pkcs11js';
+import type Koffi from 'koffi';
+import type pkcs11js from 'pkcs11js';
 import { CKF_MECH, CKG, CKM, CKZ_DATA_SPECIFIED, mechanismName } from './constants.js';
 import { p11 } from './errors.js';
 import { ephemeralAesTemplate } from './keygen.js';
+import { loadKoffi, loadPkcs11js } from './native.js';
 import type { KekHandle, MechanismInfo, TargetKey, WrapPlan } from './types.js';
 
 /** RSA-4096 PKCS#8 wraps to ~2.4 KB; C_WrapKey cannot be asked for the length through pkcs11js. */
@@ -139,7 +140,7 @@ export interface WrapIo {
 export function oaepMechanism(hash: OaepHash): pkcs11js.Mechanism {
   const { hashAlg, mgf } = OAEP_HASH[hash];
   const parameter: pkcs11js.RsaOAEP = {
-    type: pkcs11js.CK_PARAMS_RSA_OAEP,
+    type: loadPkcs11js().CK_PARAMS_RSA_OAEP,
     hashAlg,
     mgf,
     // The source is "data specified" with no data: an empty OAEP label, what every cloud expects.
@@ -186,15 +187,13 @@ function wrapTwoStep(io: WrapIo, target: TargetKey, kek: KekHandle, plan: WrapPl
   }
 }
 
-/** CK_ULONG is 8 bytes on LP64 (Linux, macOS) and 4 on Windows, where Cryptoki structs are packed to 1. */
-const ULONG = koffi.sizeof('unsigned long');
-const POINTER = koffi.sizeof('void *');
-
-let oaepParamsType: ReturnType<typeof koffi.struct> | undefined;
+type KoffiType = ReturnType<typeof Koffi.struct>;
+let oaepParamsType: KoffiType | undefined;
 
 /** CK_RSA_PKCS_OAEP_PARAMS as koffi lays it out for this platform. */
-function oaepParamsStruct(): ReturnType<typeof koffi.struct> {
+function oaepParamsStruct(): KoffiType {
   if (!oaepParamsType) {
+    const koffi = loadKoffi();
     const fields = {
       hashAlg: 'unsigned long',
       mgf: 'unsigned long',
@@ -207,8 +206,9 @@ function oaepParamsStruct(): ReturnType<typeof koffi.struct> {
   return oaepParamsType;
 }
 
-function writeUlong(buffer: Buffer, offset: number, value: bigint): void {
-  if (ULONG === 8) buffer.writeBigUInt64LE(value, offset);
+/** CK_ULONG is 8 bytes on LP64 (Linux, macOS) and 4 on Windows, where Cryptoki structs are packed to 1. */
+function writeUlong(buffer: Buffer, offset: number, value: bigint, ulong: number): void {
+  if (ulong === 8) buffer.writeBigUInt64LE(value, offset);
   else buffer.writeUInt32LE(Number(value), offset);
 }
 
@@ -220,7 +220,10 @@ function writeUlong(buffer: Buffer, offset: number, value: bigint): void {
 function wrapOneStep(io: WrapIo, target: TargetKey, kek: KekHandle, plan: WrapPlan): Buffer {
   const mechanism = plan.oneStepMechanism ?? CKM.CKM_RSA_AES_KEY_WRAP;
   const { hashAlg, mgf } = OAEP_HASH[plan.oaepHash];
+  const koffi = loadKoffi();
   const type = oaepParamsStruct();
+  const ULONG = koffi.sizeof('unsigned long');
+  const POINTER = koffi.sizeof('void *');
   // koffi.alloc returns an opaque external pointer (typed `any` by koffi): only handed back to koffi below.
   const oaep: unknown = koffi.alloc(type, 1);
   try {
@@ -233,7 +236,7 @@ function wrapOneStep(io: WrapIo, target: TargetKey, kek: KekHandle, plan: WrapPl
     });
     // Outer struct: ulong then pointer (aligned on LP64 since ULONG = 8; packed on Windows).
     const parameter = Buffer.alloc(ULONG + POINTER);
-    writeUlong(parameter, 0, 256n);
+    writeUlong(parameter, 0, 256n, ULONG);
     parameter.writeBigUInt64LE(koffi.address(oaep), ULONG);
     return Buffer.from(
       p11(`C_WrapKey ('${target.label}' under the KEK, ${mechanismName(mechanism)})`, () =>

@@ -93,18 +93,23 @@ export const generateAndWrapTargetKey: Command = async (ctx) => {
     ctx.out.info(`importing the KEK into the session (RSA-${kek.modulusBits}, session object)`);
     const kekHandle = session.importKek(kek);
     let key: Hsm.TargetKey;
+    let generationMs: number | undefined;
     if (target.kind === 'existing') {
       key = target.key;
     } else {
       await throwIfAborted(ctx);
       ctx.out.warning(`targetKeyName not found - generating a new key: ${target.label}`);
+      ctx.out.flush(); // RSA-4096 takes seconds
+      const started = performance.now();
       key = session.generateTargetKey(target.label, config.targetKeySpec, config.targetKeyFlags);
+      generationMs = Math.round(performance.now() - started);
       const generated = key;
       undo.push(() => {
         if (!succeeded) destroyGenerated(ctx, session, generated);
       });
       ctx.out.info(
-        `generated ${describeKeySpec(key.spec)} key ${key.label} (CKA_TOKEN=${key.token}, CKA_EXTRACTABLE=${key.extractable})`,
+        `generated ${describeKeySpec(key.spec)} key ${key.label} in ${generationMs} ms ` +
+          `(CKA_TOKEN=${key.token}, CKA_EXTRACTABLE=${key.extractable})`,
       );
     }
 
@@ -139,7 +144,7 @@ export const generateAndWrapTargetKey: Command = async (ctx) => {
         kek: { path: kekFile.path, modulusBits: kek.modulusBits, fingerprint: kek.fingerprint },
         token: open.token,
         wrap: { kind: open.plan.kind, oaepHash: open.plan.oaepHash, description: open.plan.description },
-        target: targetJson(key),
+        target: { ...targetJson(key), ...(generationMs === undefined ? {} : { generationMs }) },
         verdicts,
         output: written,
         generator,

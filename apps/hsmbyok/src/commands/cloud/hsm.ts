@@ -33,6 +33,10 @@ class DetailSink implements TextSink {
     if (!this.verbose && text.startsWith('INFO: ')) return true;
     return this.inner.write(text);
   }
+
+  flush(): void {
+    this.inner.flush?.();
+  }
 }
 
 export interface HsmSide {
@@ -125,6 +129,7 @@ export async function openHsmSide(
 export function materialise(ctx: CloudContext, side: HsmSide): { key: Hsm.TargetKey; undo: () => void } {
   if (side.plan.kind === 'existing') return { key: side.plan.key, undo: () => {} };
   ctx.out.warning(`targetKeyName not found - generating a new key: ${side.plan.label}`);
+  ctx.out.flush(); // RSA-4096 takes seconds
   const key = side.session.generateTargetKey(
     side.plan.label,
     side.config.targetKeySpec,
