@@ -102,7 +102,7 @@ export async function startKmsEmulator(opts: KmsEmulatorOptions): Promise<KmsEmu
       } catch {
         throw new KmsError('SerializationException', 'The request body is not valid JSON.');
       }
-      sendJson(res, 200, handler(parseBody(parsed)), { 'x-amzn-requestid': randomUUID() }, JSON_11);
+      sendJson(res, 200, await handler(parseBody(parsed)), { 'x-amzn-requestid': randomUUID() }, JSON_11);
     } catch (err) {
       if (err instanceof KmsError) return sendError(res, err);
       if (err instanceof BodyError) return sendError(res, new KmsError('ValidationException', err.message));

@@ -10,6 +10,7 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
+  generateKeyPair,
   generateKeyPairSync,
   type KeyObject,
   privateDecrypt,
@@ -78,6 +79,15 @@ import {
   WRAPPING_KEY_SPECS,
 } from './specs.js';
 
+
+function generateRsaKeyPair(bits: number): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  return new Promise((resolve, reject) => {
+    generateKeyPair('rsa', { modulusLength: bits }, (err, publicKey, privateKey) =>
+      err ? reject(err) : resolve({ publicKey, privateKey }),
+    );
+  });
+}
+
 const TOKEN_MAGIC = Buffer.from('KMSEMU-IMPORT-TOKEN-1:');
 const CIPHERTEXT_MAGIC = Buffer.from('KMSEMU1');
 const DAY_MS = 86_400_000;
@@ -112,6 +122,7 @@ export class KmsService {
 
   /** Dispatches `TrentService.<op>`; undefined for operations this emulator does not implement. */
   handler(op: string): ((body: Body) => unknown) | undefined {
+    // A handler may return a promise (GetParametersForImport generates its RSA key off the event loop).
     const table: Record<string, (body: Body) => unknown> = {
       CreateKey: (b) => this.createKey(b),
       DescribeKey: (b) => ({ KeyMetadata: this.metadata(this.key(b)) }),
@@ -302,16 +313,22 @@ export class KmsService {
 
   // --- import --------------------------------------------------------------------------------------------
 
-  private getParametersForImport(body: Body): unknown {
-    const key = this.key(body);
+  private async getParametersForImport(body: Body): Promise<unknown> {
+    const check = (): KmsKeyRecord => {
+      const key = this.key(body);
+      if (key.origin !== 'EXTERNAL')
+        throw unsupported(`${key.arn} origin is ${key.origin} which is not valid for this operation.`);
+      if (key.deletionDate !== undefined) throw invalidState(`${key.arn} is pending deletion.`);
+      return key;
+    };
     const algorithm = reqEnum(body, 'WrappingAlgorithm', WRAPPING_ALGORITHMS);
     const wrappingKeySpec = reqEnum(body, 'WrappingKeySpec', WRAPPING_KEY_SPECS);
-    if (key.origin !== 'EXTERNAL')
-      throw unsupported(`${key.arn} origin is ${key.origin} which is not valid for this operation.`);
-    if (key.deletionDate !== undefined) throw invalidState(`${key.arn} is pending deletion.`);
-    checkWrappingCombination(key.keySpec, algorithm, wrappingKeySpec);
+    checkWrappingCombination(check().keySpec, algorithm, wrappingKeySpec);
     const bits = Number(wrappingKeySpec.slice(4));
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+    // In the thread pool, like a real service answering many callers: a synchronous RSA keygen would hold
+    // every other request (and, in-process, the caller's own event loop) for its whole duration.
+    const { privateKey, publicKey } = await generateRsaKeyPair(bits);
+    const key = check(); // it may have been scheduled for deletion meanwhile
     const tokenId = randomBytes(24).toString('hex');
     const validTo = this.now() + DAY_MS;
     this.state.tokens[tokenId] = {
