@@ -32,7 +32,6 @@ const BASELINE = Number(arg('baseline', '20'));
 const { Client, Connection } = await load('@temporalio/client');
 const worker = await import(pathToFileURL(join(root, 'apps/worker/dist/index.js')).href);
 const core = await import(pathToFileURL(join(root, 'packages/core/dist/ceremony/index.js')).href);
-const emulators = await import(pathToFileURL(join(root, 'infra/emulators/dist/index.js')).href);
 const temporalDev = await import(pathToFileURL(join(root, 'infra/temporal/dist/index.js')).href);
 
 const dir = mkdtempSync(join(tmpdir(), 'byok-bench-ceremony-'));
@@ -82,8 +81,24 @@ try {
     dbFile: join(dir, 'temporal.db'),
     searchAttributes: temporalDev.CEREMONY_SEARCH_ATTRIBUTES,
   });
-  kms = await emulators.startKmsEmulator({ stateDir: join(dir, 'kms') });
-  const creds = emulators.EMULATOR_AWS_CREDENTIALS;
+  // The emulators run in their own process, as a cloud service is remote: in this process their CPU work
+  // (an RSA keygen per GetParametersForImport) would delay the client's approvals and count as overhead.
+  const emulatorProcess = spawn(
+    process.execPath,
+    [join(root, 'infra/emulators/dist/cli.js'), 'start', '--state', join(dir, 'emulators')],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  children.push(emulatorProcess);
+  const endpoints = await new Promise((resolve, reject) => {
+    let text = '';
+    emulatorProcess.stdout.on('data', (chunk) => {
+      text += chunk;
+      if (text.includes('\n')) resolve(JSON.parse(text.slice(0, text.indexOf('\n'))));
+    });
+    emulatorProcess.once('exit', (code) => reject(new Error(`emulators exited with ${code}`)));
+  });
+  kms = { ...endpoints.kms, close: async () => {} };
+  const creds = { accessKeyId: endpoints.kms.accessKeyId, secretAccessKey: endpoints.kms.secretAccessKey };
   const codecKey = randomBytes(32);
   const configFile = join(dir, 'worker.yaml');
   writeFileSync(
@@ -142,7 +157,9 @@ try {
   for (const n of SIZES) {
     const logFile = join(dir, `worker-${n}.log`);
     const out = createWriteStream(logFile);
-    const child = spawn(process.execPath, [join(root, 'apps/worker/dist/main.js')], {
+    const profile = arg('profile', undefined); // a folder: CPU profiles of the worker (all threads)
+    const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+    const child = spawn(process.execPath, [...execArgv, join(root, 'apps/worker/dist/main.js')], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -216,6 +233,40 @@ try {
       steps.set(e.ceremonyId, s);
     }
     const overhead = [...e2e].map(([id, t]) => t - ((steps.get(id)?.pre ?? 0) + (steps.get(id)?.rest ?? 0)));
+    // Where the rest goes, from each ceremony's history: waiting for a worker slot (activity and workflow
+    // tasks scheduled but not started), workflow task execution, and the approvals' arrival.
+    const breakdown = { activityQueue: [], workflowQueue: [], workflowRun: [], quorumAt: [] };
+    for (const id of e2e.keys()) {
+      const history = await client.workflow.getHandle(id).fetchHistory();
+      const at = (e) => Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
+      const scheduled = new Map();
+      let started0;
+      let aq = 0;
+      let wq = 0;
+      let wr = 0;
+      let updates = 0;
+      let quorum;
+      for (const e of history.events) {
+        const t = at(e);
+        started0 ??= t;
+        const id = Number(e.eventId);
+        if (e.activityTaskScheduledEventAttributes || e.workflowTaskScheduledEventAttributes)
+          scheduled.set(id, t);
+        if (e.activityTaskStartedEventAttributes)
+          aq += t - (scheduled.get(Number(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? t);
+        if (e.workflowTaskStartedEventAttributes) {
+          wq += t - (scheduled.get(Number(e.workflowTaskStartedEventAttributes.scheduledEventId)) ?? t);
+          scheduled.set(id, t);
+        }
+        if (e.workflowTaskCompletedEventAttributes)
+          wr += t - (scheduled.get(Number(e.workflowTaskCompletedEventAttributes.startedEventId)) ?? t);
+        if (e.workflowExecutionUpdateCompletedEventAttributes && ++updates === 2) quorum = t - started0;
+      }
+      breakdown.activityQueue.push(aq);
+      breakdown.workflowQueue.push(wq);
+      breakdown.workflowRun.push(wr);
+      if (quorum !== undefined) breakdown.quorumAt.push(quorum);
+    }
     const activity = [...steps.values()].map((s) => s.pre + s.rest);
     console.log(
       [
@@ -224,6 +275,10 @@ try {
         `  end to end          p50 ${ms(pct([...e2e.values()], 50))}  p95 ${ms(pct([...e2e.values()], 95))}`,
         `  activity time       p50 ${ms(pct(activity, 50))}  p95 ${ms(pct(activity, 95))}`,
         `  engine overhead     p50 ${ms(pct(overhead, 50))}  p95 ${ms(pct(overhead, 95))}`,
+        `    activity tasks waiting for a worker slot  p50 ${ms(pct(breakdown.activityQueue, 50))}  p95 ${ms(pct(breakdown.activityQueue, 95))}`,
+        `    workflow tasks waiting for a worker slot  p50 ${ms(pct(breakdown.workflowQueue, 50))}  p95 ${ms(pct(breakdown.workflowQueue, 95))}`,
+        `    workflow tasks running                    p50 ${ms(pct(breakdown.workflowRun, 50))}  p95 ${ms(pct(breakdown.workflowRun, 95))}`,
+        `    second approval recorded after start      p50 ${ms(pct(breakdown.quorumAt, 50))}  p95 ${ms(pct(breakdown.quorumAt, 95))}`,
         `  worker peak RSS     ${(peakKb / 1024).toFixed(0)} MiB`,
       ].join('\n'),
     );

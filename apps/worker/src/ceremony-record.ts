@@ -120,10 +120,15 @@ export class CeremonyRecord {
       throw ApplicationFailure.create({ type: verdict.code, message: verdict.reason, nonRetryable: true });
   }
 
-  /** The Update handler, after the validator accepted: records the decision and its audit event. */
+  /**
+   * The Update handler, after the validator accepted: records the decision and its audit event. The
+   * state rules are checked again (another Update of the same activation may have changed the quorum);
+   * the signature is not: the validator verified this very object, and in a replay the accepted Update is
+   * already history.
+   */
   acceptDecision(approval: Approval): ApprovalReceipt {
     try {
-      this.quorum = recordApproval(this.quorum, approval, Date.now());
+      this.quorum = recordApproval(this.quorum, approval, Date.now(), { signatureVerified: true });
     } catch (err) {
       // Another update of the same activation changed the quorum after this one was validated.
       const code =

@@ -4,6 +4,7 @@
  * Logs are JSON lines (the worker's own and the Temporal runtime's); no PIN, token or key byte is logged.
  */
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { closeHsmProfiles } from './activities/hsm.js';
 import { loadWorkerConfig } from './config.js';
 import { temporalTls } from './connection.js';
 import { type LogFields, type LogLevel, logLine } from './log.js';
@@ -47,6 +48,7 @@ try {
     await worker.run();
     logLine('info', 'worker.stopped', { pid: process.pid });
   } finally {
+    closeHsmProfiles();
     await connection.close();
   }
 } catch (err) {

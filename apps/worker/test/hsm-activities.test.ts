@@ -15,7 +15,7 @@ import {
 } from '@byok/testkit';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHsmActivities, toKeySpec } from '../src/activities/hsm.js';
+import { closeHsmProfiles, createHsmActivities, toKeySpec } from '../src/activities/hsm.js';
 import type { HsmActivities } from '../src/activities/types.js';
 import { validateWorkerConfig } from '../src/config.js';
 
@@ -60,6 +60,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  closeHsmProfiles();
   await softhsm?.cleanup();
   await rm(dir, { recursive: true, force: true });
 });
@@ -106,10 +107,15 @@ describe('HSM activities on SoftHSM', () => {
   });
 
   it('never retries a wrong PIN (a retry could lock the token) and names unknown profiles', async () => {
-    const wrong = await failure(hsm.preflightHsm(step('x', true, 'wrongpin')));
-    expect(wrong.type).toBe('CKR_PIN_INCORRECT');
-    expect(wrong.nonRetryable).toBe(true);
-    expect(wrong.message).not.toContain('wrong-pin-0000');
+    // Twice: first while the token is logged in for the 'softhsm' profile (its login must not cover a wrong
+    // PIN), then with nothing loaded, where C_Login itself refuses it.
+    for (const loaded of [true, false]) {
+      if (!loaded) closeHsmProfiles();
+      const wrong = await failure(hsm.preflightHsm(step('x', true, 'wrongpin')));
+      expect(wrong.type).toBe('CKR_PIN_INCORRECT');
+      expect(wrong.nonRetryable).toBe(true);
+      expect(wrong.message).not.toContain('wrong-pin-0000');
+    }
     const unknown = await failure(hsm.preflightHsm(step('x', true, 'luna-prod')));
     expect(unknown).toMatchObject({ type: 'HSM_PROFILE_UNKNOWN', nonRetryable: true });
     expect(unknown.message).toMatch(/profiles: softhsm, wrongpin/);

@@ -108,6 +108,23 @@ describe('approval rules: each refusal has its own code and reason', () => {
     expect(refused(state, flipped).code).toBe('APPROVAL_SIGNATURE_INVALID');
   });
 
+  it('with signatureVerified (the Update handler after its validator) skips only the signature check', () => {
+    const garbled: Approval = { ...approval('alice', state), signature: 'AAAA' };
+    expect(validateApproval(state, garbled, LATER, { signatureVerified: true })).toEqual({ ok: true });
+    const after = recordApproval(state, approval('alice', state), LATER, { signatureVerified: true });
+    // The state rules still hold: the same approver twice, an ineligible one, the requester.
+    expect(
+      validateApproval(after, approval('alice', state), LATER, { signatureVerified: true }),
+    ).toMatchObject({
+      code: 'APPROVER_DUPLICATE',
+    });
+    expect(
+      validateApproval(state, { ...approval('alice', state), approverId: 'mallory' }, LATER, {
+        signatureVerified: true,
+      }),
+    ).toMatchObject({ code: 'APPROVER_NOT_ELIGIBLE' });
+  });
+
   it("refuses an approval signed over another ceremony's digest, or over this one before it changed", () => {
     const other = ceremony((r) => withChange(r, 'id', 'cer-2025-0002'));
     const replayed = approval('alice', other);

@@ -1,10 +1,10 @@
 /**
  * HSM activities: thin adapters over @byok/hsm-pkcs11. Each opens its own session (a worker may restart
- * between steps), reads the profile's PIN from the worker config at that moment, and closes the session
- * whatever happens. Failures a retry cannot fix (wrong PIN, which a retry would lock; missing key; policy)
+ * between steps) on the profile's library, which stays loaded and logged in for the worker's lifetime (see
+ * ProfileHandle), and closes it whatever happens. Failures a retry cannot fix (wrong PIN, which a retry would lock; missing key; policy)
  * are non-retryable, each with its stable code as the failure type.
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   ByokError,
   findCurve,
@@ -16,7 +16,7 @@ import {
 import type { CeremonyKeySpec } from '@byok/core/ceremony';
 import type { HsmSession, KekHandle, Pkcs11Module, TargetKey, TokenInfo } from '@byok/hsm-pkcs11';
 import { ApplicationFailure } from '@temporalio/common';
-import { readSecret, type WorkerConfig } from '../config.js';
+import { type HsmProfile, readSecret, type WorkerConfig } from '../config.js';
 import type { HsmActivities, HsmPreflight, HsmStepInput, WrapInput, WrappedKey } from './types.js';
 
 /** Errors a retry only makes worse or cannot change. Anything else (device busy, I/O) may be retried. */
@@ -98,7 +98,96 @@ function canOaepWrap(session: HsmSession): session is HsmSession & OaepWrapCapab
   return typeof (session as Partial<OaepWrapCapable>).wrapRsaOaep === 'function';
 }
 
-/** Opens a logged-in session on the profile's token for one activity, closed whatever happens. */
+/**
+ * One loaded library and one logged-in "anchor" session per HSM profile, for the worker's lifetime. Loading
+ * the library (C_Initialize reads the whole token on SoftHSM; a network HSM connects) and logging in cost more
+ * than most steps, and every activity of every ceremony needs them. Activities open their own sessions on
+ * top: the anchor keeps the token logged in, so their C_Login answers CKR_USER_ALREADY_LOGGED_IN and their
+ * close never logs the token out under a concurrent activity. A failure that means the library or session
+ * state is gone drops the handle, and the retry loads afresh.
+ */
+interface ProfileHandle {
+  readonly module: Pkcs11Module;
+  readonly token: TokenInfo;
+  readonly anchor: HsmSession;
+  /** SHA-256 of the PIN the token was logged in with: the token has one user PIN, C_Login checked it. */
+  readonly pinDigest: Buffer;
+}
+
+const profileHandles = new Map<string, ProfileHandle>();
+
+/** CKR codes after which the loaded library or its login cannot be trusted any more. */
+const STALE_HANDLE_CODES = new Set([
+  'CKR_CRYPTOKI_NOT_INITIALIZED',
+  'CKR_DEVICE_ERROR',
+  'CKR_DEVICE_REMOVED',
+  'CKR_TOKEN_NOT_PRESENT',
+  'CKR_TOKEN_NOT_RECOGNIZED',
+  'CKR_SESSION_HANDLE_INVALID',
+  'CKR_SESSION_CLOSED',
+  'CKR_USER_NOT_LOGGED_IN',
+  'CKR_GENERAL_ERROR',
+]);
+
+function handleKey(profile: HsmProfile): string {
+  return `${profile.library}\u0000${profile.tokenLabel}`;
+}
+
+function dropProfileHandle(key: string): void {
+  const handle = profileHandles.get(key);
+  if (!handle) return;
+  profileHandles.delete(key);
+  try {
+    handle.anchor.close();
+  } finally {
+    handle.module.close();
+  }
+}
+
+/** Closes every profile's anchor session and library: on worker shutdown, and between tests. */
+export function closeHsmProfiles(): void {
+  for (const key of [...profileHandles.keys()]) {
+    try {
+      dropProfileHandle(key);
+    } catch {
+      // shutting down: the process exit releases what is left
+    }
+  }
+}
+
+/**
+ * Handles are per library and token, not per profile: PKCS#11 login state belongs to the token, so two
+ * profiles naming one token share its login, and a profile presenting another PIN than the one C_Login
+ * accepted is refused here (it would otherwise ride on the other profile's login unchecked).
+ */
+function profileHandle(lib: Pkcs11Lib, profile: HsmProfile, pin: string): ProfileHandle {
+  const key = handleKey(profile);
+  const pinDigest = createHash('sha256').update(pin, 'utf8').digest();
+  const known = profileHandles.get(key);
+  if (known) {
+    if (!timingSafeEqual(known.pinDigest, pinDigest)) {
+      throw new ByokError(
+        'CKR_PIN_INCORRECT',
+        `the PIN of HSM profile ${profile.name} is not the one token '${profile.tokenLabel}' is logged in with`,
+      );
+    }
+    return known;
+  }
+  const module = lib.Pkcs11Module.load(profile.library);
+  try {
+    const token = module.findToken(profile.tokenLabel);
+    const anchor = module.openSession(token.slotId);
+    anchor.login(pin);
+    const handle = { module, token, anchor, pinDigest };
+    profileHandles.set(key, handle);
+    return handle;
+  } catch (err) {
+    module.close(); // closes the anchor session too
+    throw err;
+  }
+}
+
+/** A logged-in session on the profile's token for one activity, closed whatever happens. */
 export async function withHsmSession<T>(
   config: WorkerConfig,
   input: HsmStepInput,
@@ -115,19 +204,22 @@ export async function withHsmSession<T>(
   }
   // Loaded on first use: a worker without HSM profiles never loads the native PKCS#11 addon.
   const lib = await import('@byok/hsm-pkcs11');
-  let module: Pkcs11Module | undefined;
   let session: HsmSession | undefined;
   try {
-    module = lib.Pkcs11Module.load(profile.library);
-    const token = module.findToken(profile.tokenLabel);
+    const pin = readSecret(profile.pin, `PIN of HSM profile ${profile.name}`);
+    const { module, token } = profileHandle(lib, profile, pin);
+    // Logged in through the anchor: this session needs no C_Login, and its close logs nothing out.
     session = module.openSession(token.slotId);
-    session.login(readSecret(profile.pin, `PIN of HSM profile ${profile.name}`));
     return await use({ lib, module, token, session });
   } catch (err) {
+    if (err instanceof ByokError && STALE_HANDLE_CODES.has(err.code)) {
+      session?.close();
+      session = undefined;
+      dropProfileHandle(handleKey(profile));
+    }
     return asFailure(err);
   } finally {
     session?.close();
-    module?.close();
   }
 }
 
