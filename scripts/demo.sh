@@ -1,81 +1,148 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults, end to end against the Key Vault emulator: a SoftHSM token under
-# .data/demo, the Azure Key Vault emulator in the background, then the Azure BYOK runbook with hsmbyok only
-# (no az, no openssl): `azure kek create` + `azure kek download`, the drop-in
-# `hsmbyok --generate-and-wrap-target-key --pin-file` exactly as a custodian's runbook runs it, `azure import`,
-# and `azure verify` proving that the vault now holds the HSM's key.
+# The ceremony's embedded default, end to end, in one command:
+#   setup -> Temporal dev server (SQLite under .data/) -> Key Vault + KMS emulators -> SoftHSM token -> worker
+#   -> 3 approver key pairs -> a 2-of-3 ceremony importing an RSA-2048 key into the Key Vault emulator
+#   -> 2 approvals -> evidence summary.
+# Everything it starts is stopped on exit (trap), whatever happens. Re-runnable: each run is a new ceremony.
+set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
-[ "${SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh
 
-DEMO="$REPO_ROOT/.data/demo"
-rm -rf "$DEMO" && mkdir -p "$DEMO/tokens" "$DEMO/ceremony" "$DEMO/emulators"
-SOFTHSM_LIB=$(for p in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do [ -f "$p" ] && echo "$p" && break; done)
-[ -n "$SOFTHSM_LIB" ] || die "libsofthsm2.so not found: run scripts/setup.sh"
-export SOFTHSM2_CONF="$DEMO/softhsm2.conf"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$DEMO/tokens" >"$SOFTHSM2_CONF"
-HSMBYOK=(node "$REPO_ROOT/apps/hsmbyok/bin/hsmbyok.cjs")
+[ "${SKIP_SETUP:-${BYOK_SKIP_SETUP:-0}}" = 1 ] || bash scripts/setup.sh
+DATA="$REPO_ROOT/.data/ceremony-demo"
+RUN="demo-$(date -u +%Y%m%d-%H%M%S)"
+WORK="$DATA/runs/$RUN"
+mkdir -p "$WORK" "$DATA/temporal"
+chmod 700 "$WORK"
 
-# A random PIN in a 0600 file: the demo shows --pin-file, the way automation should feed it.
+PIDS=()
+cleanup() {
+  local status=$?
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${PIDS[i]}" 2>/dev/null || true
+    wait "${PIDS[i]}" 2>/dev/null || true
+  done
+  [ $status -eq 0 ] || printf 'demo failed; logs in %s\n' "$WORK" >&2
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_for() { # wait_for FILE PATTERN SECONDS
+  for _ in $(seq 1 $(($3 * 10))); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "timed out waiting for '$2' in $1: $(tail -5 "$1" 2>/dev/null)"
+}
+
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+
+TEMPORAL_PORT=$(free_port)
+say "Temporal dev server on 127.0.0.1:$TEMPORAL_PORT (SQLite: .data/ceremony-demo/temporal/dev.db)"
+node infra/temporal/dist/cli.js --db "$DATA/temporal/dev.db" --port "$TEMPORAL_PORT" --headless \
+  >"$WORK/temporal.log" 2>&1 &
+PIDS+=($!)
+wait_for "$WORK/temporal.log" 'temporal dev server:' 60
+
+say "Key Vault and KMS emulators (state: $WORK/emulators)"
+node infra/emulators/dist/cli.js start --state "$WORK/emulators" --kv-port 0 --kms-port 0 >"$WORK/emulators.log" 2>&1 &
+PIDS+=($!)
+wait_for "$WORK/emulators.log" '"keyvault"' 60
+EMU_JSON=$(grep '"keyvault"' "$WORK/emulators.log" | head -1)
+emu() { node -e "const j=JSON.parse(process.argv[1]);console.log($1)" "$EMU_JSON"; }
+KV_URL=$(emu j.keyvault.url)
+
+say "SoftHSM token 'ceremony' (PIN generated into a 0600 file, never printed)"
+export SOFTHSM2_CONF="$WORK/softhsm2.conf"
+mkdir -p "$WORK/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$WORK/tokens" >"$SOFTHSM2_CONF"
 umask 077
-head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DEMO/pin"
-say "creating SoftHSM token 'byok-demo' in $DEMO/tokens"
-softhsm2-util --init-token --free --label byok-demo --pin "$(cat "$DEMO/pin")" --so-pin "$(cat "$DEMO/pin")" >/dev/null
+openssl rand -hex 8 >"$WORK/hsm.pin"
+openssl rand -base64 32 >"$WORK/codec.key"
+emu j.keyvault.token >"$WORK/kv.token"
+umask 022
+softhsm2-util --init-token --free --label ceremony --pin "$(cat "$WORK/hsm.pin")" --so-pin "$(openssl rand -hex 8)" >/dev/null
+SOFTHSM_LIB=$(node -e "for (const p of ['/usr/lib/softhsm/libsofthsm2.so','/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so','/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so','/usr/local/lib/softhsm/libsofthsm2.so']) if (require('fs').existsSync(p)) { console.log(p); break }")
 
-say "starting the Azure Key Vault emulator (state in $DEMO/emulators)"
-node "$REPO_ROOT/infra/emulators/dist/cli.js" start --state "$DEMO/emulators" >"$DEMO/emulators.json" 2>"$DEMO/emulators.log" &
-EMULATOR_PID=$!
-trap 'kill "$EMULATOR_PID" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do [ -s "$DEMO/emulators.json" ] && break; sleep 0.1; done
-[ -s "$DEMO/emulators.json" ] || die "the emulator did not start: $(cat "$DEMO/emulators.log")"
-emulator() { node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync(process.argv[1],'utf8')).keyvault[process.argv[2]]))" "$DEMO/emulators.json" "$1"; }
-VAULT=$(emulator url)
-CA=$(emulator caCertPath)
-# The emulator's bearer token; against Azure, DefaultAzureCredential is used instead (no variable needed).
-export AZURE_ACCESS_TOKEN
-AZURE_ACCESS_TOKEN=$(emulator token)
-CLOUD=(--vault "$VAULT" --ca-file "$CA")
-say "Key Vault emulator at $VAULT (its CA: $CA, trusted with --ca-file; certificate checks stay on)"
+cat >"$WORK/worker.yaml" <<YAML
+temporal: { address: '127.0.0.1:$TEMPORAL_PORT', namespace: default, taskQueue: byok-ceremonies }
+codec: { keys: [{ id: demo, file: codec.key }] }
+evidenceDir: evidence
+hsmProfiles:
+  softhsm: { library: '$SOFTHSM_LIB', tokenLabel: ceremony, pin: { file: hsm.pin }, oaepHashes: [sha1] }
+clouds:
+  azure:
+    - { vaultUrl: '$KV_URL', caFile: '$(emu j.keyvault.caCertPath)', token: { file: kv.token }, disableChallengeResourceVerification: true }
+  aws:
+    - region: $(emu j.kms.region)
+      endpoint: '$(emu j.kms.endpoint)'
+YAML
+export BYOK_WORKER_CONFIG="$WORK/worker.yaml"
 
-cd "$DEMO/ceremony"
-say "running: hsmbyok azure kek create --name byok-kek --size 2048"
-"${HSMBYOK[@]}" azure kek create "${CLOUD[@]}" --name byok-kek --size 2048 | tee "$DEMO/kek-create.txt"
-KID=$(sed -n 's/^kid: //p' "$DEMO/kek-create.txt")
+say "worker (JSON logs: $WORK/worker.log)"
+node apps/worker/dist/main.js >"$WORK/worker.log" 2>&1 &
+PIDS+=($!)
+wait_for "$WORK/worker.log" '"msg":"worker.started"' 90
 
-say "running: hsmbyok azure kek download --name byok-kek   (writes kekBlob.pem)"
-"${HSMBYOK[@]}" azure kek download "${CLOUD[@]}" --name byok-kek
+ceremony() { node apps/worker/dist/cli/main.js "$@"; }
+say "3 approver key pairs: alice, bob, dave"
+for who in alice bob dave; do ceremony keygen --out "$WORK/$who" >/dev/null; done
+pem() { sed 's/^/        /' "$WORK/$1.pub"; }
+cat >"$WORK/ceremony.yaml" <<YAML
+version: 1
+id: $RUN
+requester: carol
+description: Embedded-default demo - RSA-2048 from SoftHSM into the Key Vault emulator, 2 of 3
+key: { spec: 'CKK_RSA, 2048, none' }
+hsm: { profile: softhsm, keyLabel: $RUN, createIfMissing: true }
+target:
+  azure: { vaultUrl: '$KV_URL', keyName: $RUN, keyOps: [sign, verify], kek: { bits: 2048 } }
+quorum:
+  required: 2
+  window: 1h
+  vetoOnReject: true
+  approvers:
+    - id: alice
+      role: security-officer
+      publicKey: |
+$(pem alice)
+    - id: bob
+      role: key-custodian
+      publicKey: |
+$(pem bob)
+    - id: dave
+      role: key-custodian
+      publicKey: |
+$(pem dave)
+deadlines: { overall: 2h }
+YAML
 
-cat >HsmConfig.ini <<INI
-; HsmConfig.ini exactly as Thales' hsmbyok reads it; kid is the one azure kek create printed
-[byok]
-libraryName = "$SOFTHSM_LIB"
-tokenLabel = "byok-demo"
-wrappingCiphers = CKM_AES_KWP, CKG_MGF1_SHA1
-SchemaVersion = "1.0.0"
-kid = "$KID"
-targetKeyName = "demo-rsa-2048"
-targetKeySpec = CKK_RSA, 2048, none
-targetKeyFlags = CKF_EXTRACTABLE, CKF_TOKEN, CKF_SIGN, CKF_VERIFY, CKF_CREATE_IF_NOT_FOUND
-INI
-
-say "running: hsmbyok --generate-and-wrap-target-key --pin-file $DEMO/pin   (in $DEMO/ceremony, runbook unchanged)"
-"${HSMBYOK[@]}" --generate-and-wrap-target-key --pin-file "$DEMO/pin"
-
-BLOB="$DEMO/ceremony/targetBlob.byok"
-say "wrote $BLOB:"
-cat "$BLOB"; echo
+say "ceremony start ($WORK/ceremony.yaml)"
+ceremony start "$WORK/ceremony.yaml"
+for who in alice bob; do
+  say "ceremony approve $RUN --approver $who"
+  for _ in $(seq 1 50); do
+    ceremony status "$RUN" --output json 2>/dev/null | grep -q '"status": "awaiting-approvals"' && break
+    sleep 0.2
+  done
+  ceremony approve "$RUN" --approver "$who" --key "$WORK/$who.key"
+done
+say "waiting for the ceremony to finish"
+ceremony status "$RUN" --wait
+mkdir -p "$WORK/export"
+say "evidence"
+ceremony evidence "$RUN" --out "$WORK/export"
+echo
+say "evidence summary"
 node -e '
-  const b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const c = Buffer.from(b.ciphertext, "base64url");
-  console.log(`it contains: the target key wrapped with ${b.header.enc} for KEK ${b.header.kid}:`);
-  console.log(`  ${c.length} bytes = 256 bytes RSA-OAEP(SHA-1) of an ephemeral AES-256 key + ${c.length - 256} bytes ` +
-    "AES-KWP (RFC 5649) of the RSA-2048 private key (PKCS#8); no plaintext key material");
-  console.log(`  generator: ${b.generator}`);' "$BLOB"
-
-say "running: hsmbyok azure import --name demo-cmk --kty RSA-HSM   (sends targetBlob.byok as key_hsm)"
-"${HSMBYOK[@]}" azure import "${CLOUD[@]}" --name demo-cmk --kty RSA-HSM --ops sign,verify
-
-say "proving it: hsmbyok azure verify compares the vault's public key with the HSM's and verifies a vault signature"
-"${HSMBYOK[@]}" azure verify "${CLOUD[@]}" --name demo-cmk --pin-file "$DEMO/pin"
-say "done: the vault key demo-cmk is the HSM key demo-rsa-2048; the whole flow in one command is"
-say "  hsmbyok azure byok --vault URL --name KEYNAME --config HsmConfig.ini --pin-file FILE"
+const a = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const show = { "step.prepare-import": ["kekId", "kekSha256"], "step.wrap": ["wrap", "publicKeySpkiSha256"],
+  "step.import": ["cloudKeyId", "publicKeyFingerprint"], "step.verify": ["checks"], "step.cleanup": ["deleted"] };
+for (const e of a.events) {
+  if (e.type.startsWith("approval.")) console.log(`  ${e.time}  ${e.actor}  ${e.type}`);
+  for (const k of show[e.type] ?? []) console.log(`  ${e.time}  ${e.type}  ${k}: ${[].concat(e.data[k] ?? []).join("; ")}`);
+}' "$WORK/export/$RUN.audit.json"
+echo "evidence written by the worker: $WORK/evidence/$RUN/ (audit.json, audit.md)"
+echo "ceremony list:"
+ceremony list --cloud azure | tail -5
+ceremony status "$RUN" --output json | grep -q '"status": "completed"' || die "the ceremony did not complete"
