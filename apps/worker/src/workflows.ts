@@ -167,6 +167,7 @@ async function runbook(rec: CeremonyRecord, compensations: Compensation[]): Prom
     keyExisted: hsmCheck.keyExisted,
     ...(hsmCheck.existingKeySpkiSha256 ? { existingKeySpkiSha256: hsmCheck.existingKeySpkiSha256 } : {}),
     cloud: cloudCheck.detail,
+    ...(cloudCheck.notes?.length ? { cloudNotes: [...cloudCheck.notes] } : {}),
   });
 
   rec.setStatus('awaiting-approvals');
@@ -188,12 +189,23 @@ async function runbook(rec: CeremonyRecord, compensations: Compensation[]): Prom
   rec.stepDone('quorum', { approvals: quorum.approvals, required: quorum.required });
 
   rec.setStatus('preparing-import');
-  // `preparation` changes when an AWS import token expires; the undo always discards the latest one.
+  // `prepared.latest` changes when an AWS import token expires; the undo always discards the latest one.
+  const prepared: { latest?: ImportPreparation } = {};
+  const discard: Compensation = {
+    name: 'discard import parameters (KEK / EXTERNAL key and alias this ceremony created)',
+    run: async () => ({
+      ...(await cloud.discardImport({
+        ...cloudStep,
+        ...(prepared.latest ? { preparation: prepared.latest } : {}),
+      })),
+    }),
+  };
+  // AWS: registered before the call, so that a cancel or a failure while prepareImport runs still removes
+  // the EXTERNAL key and alias it may have created (found by the alias and the ceremony's tag).
+  if (def.target.cloud === 'aws') compensations.push(discard);
   let preparation = await cloud.prepareImport({ ...cloudStep, ...(def.kek ? { pinnedKek: def.kek } : {}) });
-  compensations.push({
-    name: 'discard import parameters (KEK / EXTERNAL key this ceremony created)',
-    run: async () => ({ ...(await cloud.discardImport({ ...cloudStep, preparation })) }),
-  });
+  prepared.latest = preparation;
+  if (def.target.cloud !== 'aws') compensations.push(discard);
   if (def.kek && preparation.kek.fingerprint !== def.kek.sha256) {
     throw ApplicationFailure.nonRetryable(
       `the cloud's KEK ${preparation.kek.fingerprint} is not the approved ${def.kek.sha256}`,
@@ -217,6 +229,7 @@ async function runbook(rec: CeremonyRecord, compensations: Compensation[]): Prom
   for (let round = 1; result === undefined; round++) {
     if (preparation.expiresAt && Date.parse(preparation.expiresAt) - TOKEN_MARGIN_MS <= Date.now()) {
       preparation = await cloud.refreshPreparation({ ...cloudStep, preparation });
+      prepared.latest = preparation;
       rec.stepDone('refresh-import-parameters', preparationFacts(preparation));
     }
     rec.setStatus('wrapping');
@@ -242,6 +255,7 @@ async function runbook(rec: CeremonyRecord, compensations: Compensation[]): Prom
       if (describe(err).type !== 'IMPORT_TOKEN_EXPIRED' || round >= MAX_IMPORT_ROUNDS) throw err;
       rec.record('worker', 'import.token-expired', { round, expiresAt: preparation.expiresAt ?? '' });
       preparation = await cloud.refreshPreparation({ ...cloudStep, preparation });
+      prepared.latest = preparation;
       rec.stepDone('refresh-import-parameters', preparationFacts(preparation));
     }
   }
@@ -253,6 +267,7 @@ async function runbook(rec: CeremonyRecord, compensations: Compensation[]): Prom
   });
   rec.stepDone('import', {
     cloudKeyId: imported.keyId,
+    ...(imported.alias ? { alias: imported.alias } : {}),
     ...(imported.version ? { version: imported.version } : {}),
     ...(imported.publicKeyFingerprint ? { publicKeyFingerprint: imported.publicKeyFingerprint } : {}),
     alreadyImported: result.alreadyImported,
@@ -295,6 +310,7 @@ function preparationFacts(p: ImportPreparation): Record<string, string | readonl
     kekBits: String(p.kek.bits),
     wrap: `${p.wrap.format} OAEP ${p.wrap.oaepHash}${p.wrap.awsAlgorithm ? ` (${p.wrap.awsAlgorithm})` : ''}`,
     ...(p.keyId ? { cloudKeyId: p.keyId } : {}),
+    ...(p.alias ? { alias: p.alias } : {}),
     ...(p.expiresAt ? { expiresAt: p.expiresAt } : {}),
     created: p.created.map((c) => `${c.kind} ${c.id}`),
     notes: [...p.notes],

@@ -1,19 +1,23 @@
 /**
  * End to end against the REAL Temporal dev server (SQLite), the emulators and SoftHSM, with the worker running
  * as a child process (`node dist/main.js`, built first): happy paths into Azure Key Vault (RSA-2048) and AWS KMS
- * (SYMMETRIC_DEFAULT), 2 of 3; a SIGKILL of the worker at each activity in turn; a Temporal server restart
- * mid-ceremony; and no PIN or key byte in any history or worker log.
+ * (SYMMETRIC_DEFAULT, with its alias), 2 of 3; a SIGKILL of the worker at each activity in turn (Azure, and AWS
+ * including right after CreateKey); AWS compensation after a cancel; an AWS alias already taken; a Temporal
+ * server restart mid-ceremony; and no PIN or key byte in any history or worker log.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { createCipheriv, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateAliasCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
+import type { CeremonyDefinition } from '@byok/core/ceremony';
 import { CEREMONY_SEARCH_ATTRIBUTES, type DevServer, freePort, startDevServer } from '@byok/temporal-dev';
-import type { Payload } from '@temporalio/common';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { ApplicationFailure, Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ENCRYPTED_ENCODING } from '../src/codec.js';
-import { auditQuery } from '../src/messages.js';
+import { auditQuery, type CeremonyOutcome, cancelUpdate, progressQuery } from '../src/messages.js';
 import {
   APPROVERS,
   approveTwice,
@@ -23,7 +27,16 @@ import {
   startCeremony,
   waitForStatus,
 } from './e2e/ceremony.js';
-import { azureVersions, emulatorSecrets, hsmKeys, keyClient, kmsKeysOf } from './e2e/inspect.js';
+import {
+  azureVersions,
+  emulatorSecrets,
+  hsmKeys,
+  keyClient,
+  kmsAesBlock,
+  kmsAliasTarget,
+  kmsClient,
+  kmsKeysOf,
+} from './e2e/inspect.js';
 import { type Stack, spawnWorker, startStack, WORKER_DIR, type WorkerProcess } from './e2e/stack.js';
 
 const address = inject('temporalAddress');
@@ -52,6 +65,53 @@ async function withWorker<T>(env: NodeJS.ProcessEnv, use: (w: WorkerProcess) => 
   } finally {
     await worker.stop('SIGKILL');
   }
+}
+
+/** The AWS alias of a definition (`alias/<ceremony id>` in these tests). */
+function aliasOf(def: CeremonyDefinition): string {
+  if (def.target.cloud !== 'aws' || !def.target.alias) throw new Error(`${def.ceremonyId} has no AWS alias`);
+  return def.target.alias;
+}
+
+/** The `data` of the first audit event of `type` (the evidence the ceremony keeps). */
+async function auditData(handle: WorkflowHandle, type: string): Promise<Record<string, unknown>> {
+  const event = (await handle.query(auditQuery)).find((e) => e.type === type);
+  if (!event) throw new Error(`${handle.workflowId} has no ${type} event`);
+  return event.data as Record<string, unknown>;
+}
+
+/** Waits until Temporal holds heartbeat details of a running `activity` of the ceremony; returns them decoded. */
+async function heartbeatCheckpoint(handle: WorkflowHandle, activity: string): Promise<unknown> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const pending = (await handle.describe()).raw.pendingActivities ?? [];
+    const payload = pending.find((a) => a.activityType?.name === activity)?.heartbeatDetails?.payloads?.[0];
+    if (payload) {
+      const [plain] = await stack.codec.decode([payload as Payload]);
+      const text = Buffer.from(plain?.data ?? new Uint8Array()).toString('utf8');
+      const value: unknown = text ? JSON.parse(text) : undefined;
+      if (value) return value;
+    }
+    if (Date.now() > until) throw new Error(`${handle.workflowId}: no heartbeat details from ${activity}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * What an AWS ceremony must leave: exactly one KMS key with its tag, Enabled, named by its alias, holding the
+ * HSM's material (the same AES block from both copies), and one key in the HSM.
+ */
+async function expectOneImportedAwsKey(def: CeremonyDefinition, result: CeremonyOutcome | undefined) {
+  const id = def.ceremonyId;
+  expect(result?.status, id).toBe('completed');
+  const keys = await kmsKeysOf(stack, id);
+  expect(keys, id).toEqual([{ keyId: expect.any(String), state: 'Enabled' }]);
+  const keyId = keys[0]?.keyId ?? '';
+  expect(result?.cloudKeyId, id).toMatch(new RegExp(`:key/${keyId}$`));
+  expect(await kmsAliasTarget(stack, aliasOf(def)), id).toBe(keyId);
+  const hsm = await hsmKeys(stack, def.hsm.keyLabel, def.key);
+  expect(hsm.count, id).toBe(1);
+  expect(kmsAesBlock(stack, keyId), id).toEqual(hsm.aesBlock);
 }
 
 afterAll(async () => {
@@ -113,27 +173,193 @@ describe('ceremonies end to end (dev server, emulators, SoftHSM, worker child pr
       const handle = await startCeremony(client, TASK_QUEUE, def);
       await approveTwice(handle);
       const result = await outcome(handle);
-      expect(result).toMatchObject({ status: 'completed' });
-      const hsm = await hsmKeys(stack, def.hsm.keyLabel, def.key);
-      expect(hsm.count).toBe(1);
-      const keys = await kmsKeysOf(stack, def.ceremonyId);
-      expect(keys).toEqual([{ keyId: expect.any(String), state: 'Enabled' }]);
       // KMS ciphertexts cannot be reproduced outside KMS; the material the emulator unwrapped can: the HSM's
-      // copy and the cloud's copy encrypt the same block identically.
-      const state = JSON.parse(await readFile(join(stack.dir, 'kms', 'kms-state.json'), 'utf8')) as {
-        keys:
-          | Record<string, { keyId: string; materials: { secret?: string }[] }>
-          | { keyId: string; materials: { secret?: string }[] }[];
-      };
-      const records = Array.isArray(state.keys) ? state.keys : Object.values(state.keys);
-      const secret = records.find((k) => k.keyId === keys[0]?.keyId)?.materials[0]?.secret ?? '';
-      const cipher = createCipheriv(
-        'aes-256-cbc',
-        Buffer.from(secret, 'base64'),
-        Buffer.alloc(16),
-      ).setAutoPadding(false);
-      expect(Buffer.concat([cipher.update(Buffer.alloc(16, 7)), cipher.final()])).toEqual(hsm.aesBlock);
+      // copy and the cloud's copy encrypt the same block identically. The alias names the imported key.
+      await expectOneImportedAwsKey(def, result);
+      const alias = aliasOf(def);
+      expect(alias).toBe(`alias/${def.ceremonyId}`);
+      // The evidence names the alias: created with the key, checked after the import.
+      expect(await auditData(handle, 'step.preflight')).toMatchObject({ cloudNotes: [`${alias} is free`] });
+      expect(await auditData(handle, 'step.prepare-import')).toMatchObject({
+        alias,
+        created: [expect.stringMatching(/^aws-kms-key arn:aws:kms:/), `aws-kms-alias ${alias}`],
+      });
+      expect(await auditData(handle, 'step.import')).toMatchObject({ alias });
+      expect((await auditData(handle, 'step.verify')).checks).toEqual([
+        expect.stringMatching(/^cloud-encrypt-decrypt: /),
+        `alias-resolves: DescribeKey ${alias} resolves to the imported key ${result.cloudKeyId}`,
+      ]);
     }));
+
+  it('AWS alias already naming another key: preflight fails with one clear line, before approvals, creating nothing', () =>
+    withWorker({}, async () => {
+      const client = await stack.client(address);
+      const def = ceremonyDefinition(`aws-taken-${run}`, {
+        cloud: 'aws',
+        region: stack.kms.region,
+        spec: 'CKK_AES, 256, none',
+      });
+      const alias = aliasOf(def);
+      const kms = kmsClient(stack);
+      const foreign = (await kms.send(new CreateKeyCommand({ Description: 'not a ceremony key' })))
+        .KeyMetadata;
+      await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: foreign?.KeyId }));
+      kms.destroy();
+      ceremonies.push(def.ceremonyId);
+      const handle = await startCeremony(client, TASK_QUEUE, def);
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe('ALIAS_IN_USE');
+      expect(cause.message).toBe(
+        `AWS KMS: ${alias} already names ${foreign?.Arn}, a key not tagged byok-ceremony=${def.ceremonyId}: ` +
+          'choose another alias, or delete that alias first (nothing was created)',
+      );
+      const progress = await handle.query(progressQuery);
+      expect(progress).toMatchObject({ status: 'failed', completedSteps: [] });
+      expect(progress.decisions).toEqual([]);
+      // Nothing created: no key of this ceremony, the alias still names the other key, no HSM key.
+      expect(await kmsKeysOf(stack, def.ceremonyId)).toEqual([]);
+      expect(await kmsAliasTarget(stack, alias)).toBe(foreign?.KeyId);
+      expect((await hsmKeys(stack, def.hsm.keyLabel, def.key)).count).toBe(0);
+    }));
+
+  it('AWS: SIGKILL of the worker inside each AWS activity and right after CreateKey: each ceremony completes once', async () => {
+    // Crash points: activities hang after their work; afterCreateKey hangs right after CreateKey answered and
+    // the key id was heartbeated, afterCreateKeyUnrecorded before that heartbeat.
+    const points = [
+      'preflightCloud',
+      'prepareImport',
+      'afterCreateKey',
+      'afterCreateKeyUnrecorded',
+      'wrapTargetKey',
+      'importWrappedKey',
+      'verifyImport',
+      'cleanupImport',
+    ];
+    const first = await spawnWorker(stack, { BYOK_TEST_CRASH_POINTS: '1' });
+    workers.push(first);
+    let second: WorkerProcess | undefined;
+    try {
+      const client = await stack.client(address);
+      const defs = points.map((p) =>
+        ceremonyDefinition(`awscrash-${run}-crash-${p}`, {
+          cloud: 'aws',
+          region: stack.kms.region,
+          spec: 'CKK_AES, 256, none',
+        }),
+      );
+      ceremonies.push(...defs.map((d) => d.ceremonyId));
+      const handles = await Promise.all(defs.map((d) => startCeremony(client, TASK_QUEUE, d)));
+      const at = (p: string): WorkflowHandle => handles[points.indexOf(p)] as WorkflowHandle;
+      const approvals = handles.slice(1).map((h) => approveTwice(h));
+      await first.waitFor(/"msg":"activity\.crash-point"/, 120_000, points.length);
+      // The key id reached Temporal before the kill (the retry must find the key by it); the other one's did not.
+      expect(await heartbeatCheckpoint(at('afterCreateKey'), 'prepareImport')).toEqual({
+        awsKeyId: expect.stringMatching(/^arn:aws:kms:/),
+      });
+      // Right after CreateKey: one key each, no alias yet.
+      for (const p of ['afterCreateKey', 'afterCreateKeyUnrecorded']) {
+        const def = defs[points.indexOf(p)] as CeremonyDefinition;
+        expect(await kmsKeysOf(stack, def.ceremonyId)).toEqual([
+          { keyId: expect.any(String), state: 'PendingImport' },
+        ]);
+        expect(await kmsAliasTarget(stack, aliasOf(def))).toBeUndefined();
+      }
+      await first.stop('SIGKILL');
+      second = await spawnWorker(stack);
+      workers.push(second);
+      await approveTwice(at('preflightCloud'));
+      await Promise.all(approvals);
+      const results = await Promise.all(handles.map((h) => outcome(h)));
+      for (const [i, def] of defs.entries()) await expectOneImportedAwsKey(def, results[i]);
+      // How each retried prepareImport found the key its first attempt made (no second CreateKey).
+      const found = async (p: string) =>
+        JSON.stringify((await auditData(at(p), 'step.prepare-import')).notes);
+      expect(await found('prepareImport')).toContain('found by its alias');
+      expect(await found('afterCreateKey')).toContain('found by the key id an earlier attempt recorded');
+      expect(await found('afterCreateKeyUnrecorded')).toContain(`found by its tag byok-ceremony=`);
+      expect(await found('wrapTargetKey')).not.toContain('reusing');
+      // The import that happened before the kill is found, not repeated.
+      expect(await auditData(at('importWrappedKey'), 'step.import')).toMatchObject({ alreadyImported: true });
+      const retried = second.log();
+      for (const p of points.filter((x) => !x.startsWith('afterCreateKey')))
+        expect(retried).toContain(`"activity":"${p}"`);
+    } finally {
+      await first.stop('SIGKILL');
+      await second?.stop();
+    }
+  }, 240_000);
+
+  it('AWS compensation: cancelled after the key and alias exist, or while prepareImport runs, nothing is left', async () => {
+    const first = await spawnWorker(stack, { BYOK_TEST_CRASH_POINTS: '1' });
+    workers.push(first);
+    try {
+      const client = await stack.client(address);
+      const aws = { cloud: 'aws', region: stack.kms.region, spec: 'CKK_AES, 256, none' } as const;
+      // Hangs after the wrap: the key and alias exist, the HSM key was generated, nothing imported.
+      const afterWrap = ceremonyDefinition(`awscancel-${run}-crash-wrapTargetKey`, aws);
+      // Hangs inside prepareImport right after CreateKey: no preparation ever reaches the workflow.
+      const inPrepare = ceremonyDefinition(`awscancel-${run}-crash-afterCreateKey`, aws);
+      const defs = [afterWrap, inPrepare];
+      ceremonies.push(...defs.map((d) => d.ceremonyId));
+      const handles = await Promise.all(defs.map((d) => startCeremony(client, TASK_QUEUE, d)));
+      await Promise.all(handles.map((h) => approveTwice(h)));
+      await first.waitFor(/"msg":"activity\.crash-point"/, 60_000, 2);
+      const [made] = await kmsKeysOf(stack, afterWrap.ceremonyId);
+      expect(made).toMatchObject({ state: 'PendingImport' });
+      expect(await kmsAliasTarget(stack, aliasOf(afterWrap))).toBe(made?.keyId);
+      expect((await hsmKeys(stack, afterWrap.hsm.keyLabel, afterWrap.key)).count).toBe(1);
+      const [inFlight] = await kmsKeysOf(stack, inPrepare.ceremonyId);
+      expect(inFlight).toMatchObject({ state: 'PendingImport' });
+
+      for (const h of handles) {
+        await h.executeUpdate(cancelUpdate, { args: [{ actor: 'requester:carol', reason: 'wrong alias' }] });
+      }
+      const results = await Promise.all(handles.map((h) => outcome(h)));
+      expect(results.map((r) => r.status)).toEqual(['cancelled', 'cancelled']);
+      // Alias gone, key scheduled for deletion, the generated HSM key destroyed.
+      expect(await kmsKeysOf(stack, afterWrap.ceremonyId)).toEqual([
+        { keyId: made?.keyId, state: 'PendingDeletion' },
+      ]);
+      expect(await kmsAliasTarget(stack, aliasOf(afterWrap))).toBeUndefined();
+      expect((await hsmKeys(stack, afterWrap.hsm.keyLabel, afterWrap.key)).count).toBe(0);
+      expect(await kmsKeysOf(stack, inPrepare.ceremonyId)).toEqual([
+        { keyId: inFlight?.keyId, state: 'PendingDeletion' },
+      ]);
+      expect(await kmsAliasTarget(stack, aliasOf(inPrepare))).toBeUndefined();
+      expect((await hsmKeys(stack, inPrepare.hsm.keyLabel, inPrepare.key)).count).toBe(0);
+
+      // The evidence records each compensation with what it removed.
+      type Events = { events: { type: string; data: Record<string, unknown> }[] };
+      const evidence = async (r: CeremonyOutcome) =>
+        (JSON.parse(await readFile(r.evidence?.jsonPath ?? '', 'utf8')) as Events).events.filter(
+          (e) => e.type === 'compensation.done',
+        );
+      const arn = (keyId: string | undefined) => expect.stringMatching(new RegExp(`:key/${keyId}$`));
+      expect(await evidence(results[0] as CeremonyOutcome)).toEqual([
+        expect.objectContaining({ data: expect.objectContaining({ step: 'destroy generated HSM key' }) }),
+        expect.objectContaining({
+          data: expect.objectContaining({
+            step: expect.stringMatching(/^discard import parameters/),
+            deleted: [aliasOf(afterWrap)],
+            scheduledForDeletion: [arn(made?.keyId)],
+          }),
+        }),
+      ]);
+      expect(await evidence(results[1] as CeremonyOutcome)).toEqual([
+        expect.objectContaining({
+          data: expect.objectContaining({
+            step: expect.stringMatching(/^discard import parameters/),
+            deleted: [],
+            scheduledForDeletion: [arn(inFlight?.keyId)],
+          }),
+        }),
+      ]);
+    } finally {
+      await first.stop('SIGKILL');
+    }
+  }, 180_000);
 
   it('AWS import token expired between wrap and import: new parameters, wrapped again, imported once', async () => {
     // The wrap of this ceremony hangs after wrapping (test hook); meanwhile the KMS clock jumps 25 h, so the

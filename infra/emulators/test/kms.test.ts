@@ -10,8 +10,10 @@ import {
 } from 'node:crypto';
 import {
   type AlgorithmSpec,
+  CreateAliasCommand,
   CreateKeyCommand,
   DecryptCommand,
+  DeleteAliasCommand,
   DeleteImportedKeyMaterialCommand,
   DescribeKeyCommand,
   EncryptCommand,
@@ -22,11 +24,16 @@ import {
   type KeySpec,
   type KeyUsageType,
   KMSClient,
+  ListAliasesCommand,
   ListKeysCommand,
+  ListResourceTagsCommand,
   type MacAlgorithmSpec,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
   SignCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateAliasCommand,
   VerifyCommand,
   VerifyMacCommand,
   type WrappingKeySpec,
@@ -465,6 +472,175 @@ describe('KMS emulator with @aws-sdk/client-kms', () => {
     expect(freshPt.KeyMaterialId).toBe(second.KeyMaterialId);
   });
 
+  it('aliases: CreateAlias, DescribeKey and Encrypt by alias name or ARN, ListAliases, UpdateAlias, DeleteAlias', async () => {
+    const keyId = await externalKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
+    const arn = `arn:aws:kms:${emu.region}:111122223333:key/${keyId}`;
+    const name = `alias/test-${randomBytes(4).toString('hex')}`;
+    const aliasArn = `arn:aws:kms:${emu.region}:111122223333:${name}`;
+    // Unknown before it is created, with KMS's message naming the alias ARN.
+    await expect(kms.send(new DescribeKeyCommand({ KeyId: name }))).rejects.toMatchObject({
+      name: 'NotFoundException',
+      message: `Alias ${aliasArn} is not found.`,
+    });
+    await kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: arn }));
+    for (const id of [name, aliasArn]) {
+      const meta = (await kms.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata;
+      expect(meta).toMatchObject({ KeyId: keyId, Arn: arn, KeyState: 'PendingImport' });
+    }
+    // Taken: AlreadyExistsException, whichever key it would name.
+    const other = await externalKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
+    await expect(
+      kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: other })),
+    ).rejects.toMatchObject({ name: 'AlreadyExistsException', message: expect.stringContaining(aliasArn) });
+    // Import material through the key id, use it through the alias.
+    await importInto(keyId, 'RSAES_OAEP_SHA_1', 'RSA_2048', randomBytes(32));
+    const ct = await kms.send(new EncryptCommand({ KeyId: name, Plaintext: message }));
+    expect(ct.KeyId).toBe(arn);
+    const pt = await kms.send(new DecryptCommand({ KeyId: aliasArn, CiphertextBlob: ct.CiphertextBlob }));
+    expect(Buffer.from(pt.Plaintext ?? []).equals(message)).toBe(true);
+
+    const listed = await kms.send(new ListAliasesCommand({ KeyId: keyId }));
+    expect(listed.Aliases).toEqual([
+      {
+        AliasName: name,
+        AliasArn: aliasArn,
+        TargetKeyId: keyId,
+        CreationDate: expect.any(Date),
+        LastUpdatedDate: expect.any(Date),
+      },
+    ]);
+    expect((await kms.send(new ListAliasesCommand({ KeyId: other }))).Aliases).toEqual([]);
+    const all = (await kms.send(new ListAliasesCommand({}))).Aliases ?? [];
+    expect(all.map((a) => a.AliasName)).toContain(name);
+
+    // UpdateAlias moves it (same spec and usage only); the old key keeps its own id.
+    await kms.send(new UpdateAliasCommand({ AliasName: name, TargetKeyId: other }));
+    expect((await kms.send(new DescribeKeyCommand({ KeyId: name }))).KeyMetadata?.KeyId).toBe(other);
+    const hmac = await externalKey('HMAC_256', 'GENERATE_VERIFY_MAC');
+    await expect(
+      kms.send(new UpdateAliasCommand({ AliasName: name, TargetKeyId: hmac })),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
+
+    await kms.send(new DeleteAliasCommand({ AliasName: name }));
+    await expect(kms.send(new DescribeKeyCommand({ KeyId: name }))).rejects.toMatchObject({
+      name: 'NotFoundException',
+    });
+    await expect(kms.send(new DeleteAliasCommand({ AliasName: name }))).rejects.toMatchObject({
+      name: 'NotFoundException',
+      message: `Alias ${aliasArn} is not found.`,
+    });
+    // The key itself is untouched.
+    expect((await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState).toBe('Enabled');
+  });
+
+  it('alias errors: bad names, reserved alias/aws/, unknown or deleted targets, aliases where only key ids go', async () => {
+    const keyId = await externalKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
+    for (const bad of ['no-prefix', 'alias/has space', 'alias/aws/ebs']) {
+      await expect(
+        kms.send(new CreateAliasCommand({ AliasName: bad, TargetKeyId: keyId })),
+      ).rejects.toMatchObject({ name: 'InvalidAliasNameException' });
+    }
+    await expect(
+      kms.send(
+        new CreateAliasCommand({
+          AliasName: 'alias/x-missing',
+          TargetKeyId: '00000000-0000-4000-8000-000000000000',
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'NotFoundException' });
+    const name = `alias/target-${randomBytes(4).toString('hex')}`;
+    await kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: keyId }));
+    // An alias cannot be the target of another alias, nor name the key of an import or a deletion.
+    await expect(
+      kms.send(new CreateAliasCommand({ AliasName: `${name}-2`, TargetKeyId: name })),
+    ).rejects.toMatchObject({ name: 'NotFoundException' });
+    await expect(
+      kms.send(
+        new GetParametersForImportCommand({
+          KeyId: name,
+          WrappingAlgorithm: 'RSAES_OAEP_SHA_1',
+          WrappingKeySpec: 'RSA_2048',
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'NotFoundException' });
+    await expect(kms.send(new ScheduleKeyDeletionCommand({ KeyId: name }))).rejects.toMatchObject({
+      name: 'NotFoundException',
+    });
+    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+    // A key pending deletion takes no new alias; its existing alias still resolves until it is deleted.
+    await expect(
+      kms.send(new CreateAliasCommand({ AliasName: `${name}-late`, TargetKeyId: keyId })),
+    ).rejects.toMatchObject({ name: 'KMSInvalidStateException' });
+    expect((await kms.send(new DescribeKeyCommand({ KeyId: name }))).KeyMetadata?.KeyState).toBe(
+      'PendingDeletion',
+    );
+    await expect(kms.send(new ListAliasesCommand({ Limit: 0 }))).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
+    await expect(kms.send(new ListAliasesCommand({ Marker: 'bogus' }))).rejects.toMatchObject({
+      name: 'InvalidMarkerException',
+    });
+  });
+
+  it('tags: CreateKey Tags, ListResourceTags (paged), TagResource / UntagResource, TagException', async () => {
+    const tags = Array.from({ length: 5 }, (_, i) => ({ TagKey: `k${i}`, TagValue: `v${i}` }));
+    const created = await kms.send(
+      new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'tagged', Tags: tags }),
+    );
+    const keyId = created.KeyMetadata?.KeyId ?? '';
+    expect((await kms.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags).toEqual(tags);
+    const first = await kms.send(new ListResourceTagsCommand({ KeyId: created.KeyMetadata?.Arn, Limit: 3 }));
+    expect(first).toMatchObject({ Tags: tags.slice(0, 3), Truncated: true });
+    const second = await kms.send(
+      new ListResourceTagsCommand({ KeyId: keyId, Limit: 3, Marker: first.NextMarker }),
+    );
+    expect(second).toMatchObject({ Tags: tags.slice(3), Truncated: false });
+    expect(second.NextMarker).toBeUndefined();
+
+    await kms.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: 'k0', TagValue: 'new' }] }));
+    await kms.send(new UntagResourceCommand({ KeyId: keyId, TagKeys: ['k1', 'k2'] }));
+    expect((await kms.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags).toEqual([
+      { TagKey: 'k0', TagValue: 'new' },
+      { TagKey: 'k3', TagValue: 'v3' },
+      { TagKey: 'k4', TagValue: 'v4' },
+    ]);
+    const before = (await kms.send(new ListKeysCommand({ Limit: 1000 }))).Keys?.length ?? 0;
+    for (const bad of [
+      [{ TagKey: 'aws:reserved', TagValue: 'x' }],
+      [
+        { TagKey: 'twice', TagValue: 'a' },
+        { TagKey: 'twice', TagValue: 'b' },
+      ],
+      [{ TagKey: '', TagValue: 'x' }],
+    ]) {
+      await expect(kms.send(new CreateKeyCommand({ Tags: bad }))).rejects.toMatchObject({
+        name: 'TagException',
+      });
+    }
+    // A refused CreateKey created nothing.
+    expect((await kms.send(new ListKeysCommand({ Limit: 1000 }))).Keys?.length).toBe(before);
+    // Tags are for keys (by id or ARN), not aliases.
+    await expect(kms.send(new ListResourceTagsCommand({ KeyId: 'alias/whatever' }))).rejects.toMatchObject({
+      name: 'NotFoundException',
+    });
+  });
+
+  it('ListKeys pages with Limit and Marker, every key exactly once', async () => {
+    for (let i = 0; i < 3; i++) await externalKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
+    const everything = (await kms.send(new ListKeysCommand({ Limit: 1000 }))).Keys?.map((k) => k.KeyId);
+    const paged: (string | undefined)[] = [];
+    let marker: string | undefined;
+    let pages = 0;
+    do {
+      const out = await kms.send(new ListKeysCommand({ Limit: 2, ...(marker ? { Marker: marker } : {}) }));
+      paged.push(...(out.Keys ?? []).map((k) => k.KeyId));
+      marker = out.Truncated ? out.NextMarker : undefined;
+      pages++;
+    } while (marker);
+    expect(paged).toEqual(everything);
+    expect(pages).toBe(Math.ceil((everything?.length ?? 0) / 2));
+  });
+
   it('rejects requests signed with a wrong secret or an unknown access key', async () => {
     const wrongSecret = kmsClient(emu, { ...EMULATOR_AWS_CREDENTIALS, secretAccessKey: 'not-the-secret' });
     await expect(wrongSecret.send(new ListKeysCommand({}))).rejects.toMatchObject({
@@ -517,6 +693,9 @@ describe('KMS emulator with @aws-sdk/client-kms', () => {
     const keyId = await externalKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
     await importInto(keyId, 'RSAES_OAEP_SHA_1', 'RSA_2048', randomBytes(32));
     const ct = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: message }));
+    const alias = `alias/restart-${randomBytes(4).toString('hex')}`;
+    await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
+    await kms.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: 'kept', TagValue: 'yes' }] }));
     const offset = emu.clock.offsetMs;
     kms.destroy();
     await emu.close();
@@ -525,6 +704,10 @@ describe('KMS emulator with @aws-sdk/client-kms', () => {
     kms = kmsClient(emu);
     const pt = await kms.send(new DecryptCommand({ CiphertextBlob: ct.CiphertextBlob }));
     expect(Buffer.from(pt.Plaintext ?? []).equals(message)).toBe(true);
+    expect((await kms.send(new DescribeKeyCommand({ KeyId: alias }))).KeyMetadata?.KeyId).toBe(keyId);
+    expect((await kms.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags).toEqual([
+      { TagKey: 'kept', TagValue: 'yes' },
+    ]);
     const sched = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
     expect(sched.KeyState).toBe('PendingDeletion');
     await expect(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: message }))).rejects.toMatchObject({

@@ -10,8 +10,10 @@
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { Agent } from 'node:https';
 import {
+  CreateAliasCommand,
   CreateKeyCommand,
   DecryptCommand,
+  DeleteAliasCommand,
   DeleteImportedKeyMaterialCommand,
   DescribeKeyCommand,
   EncryptCommand,
@@ -23,6 +25,8 @@ import {
   KMSClient,
   type KMSClientConfig,
   ListKeyRotationsCommand,
+  ListKeysCommand,
+  ListResourceTagsCommand,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
   SignCommand,
@@ -57,6 +61,7 @@ import type {
   ImportTarget,
   ImportWrappedKeyOptions,
   KeyOp,
+  KeyOwner,
   OperationOptions,
   PrepareImportOptions,
   PrepareImportRequest,
@@ -75,6 +80,10 @@ import {
 } from './verify.js';
 
 const CLOUD = 'AWS KMS' as const;
+/** KMS's alias name rule (botocore AliasNameType), with the alias/ prefix it requires and alias/aws/ refused. */
+const ALIAS_NAME = /^alias\/[A-Za-z0-9:/_-]{1,250}$/;
+/** ListResourceTags calls in flight at once while searching an account for an owner's keys. */
+const SEARCH_CONCURRENCY = 8;
 const DEFAULT_WRAPPING_BITS: WrappingKeyBits = 3072;
 const MAX_VALID_TO_MS = 365 * 86_400_000;
 
@@ -89,6 +98,19 @@ const MAC_ALGORITHM = {
   384: 'HMAC_SHA_384',
   512: 'HMAC_SHA_512',
 } as const;
+
+/** What `AwsKmsTarget.preflight` found: one line each, for the ceremony's evidence. */
+export interface AwsPreflight {
+  readonly notes: readonly string[];
+}
+
+/** What a compensation without a preparation removes: the alias and the keys an owner created (see discardOwned). */
+export interface DiscardOwnedRequest {
+  readonly alias?: string;
+  readonly owner: KeyOwner;
+  /** ScheduleKeyDeletion window, 7..30 days; default 7. */
+  readonly pendingWindowInDays?: number;
+}
 
 export interface PrepareRotationRequest {
   /** The EXTERNAL SYMMETRIC_DEFAULT key (Enabled) to give new material. */
@@ -207,6 +229,7 @@ export class AwsKmsTarget implements ImportTarget {
       );
     }
     if (request.keyName.trim() === '') throw cloudError('REQUEST_INVALID', CLOUD, 'keyName is empty');
+    this.checkAliasRequest(request);
     const bits = request.wrappingKeyBits ?? DEFAULT_WRAPPING_BITS;
     const { algorithm, notes } = chooseAwsAlgorithm(
       spec,
@@ -223,8 +246,15 @@ export class AwsKmsTarget implements ImportTarget {
         keyId = meta.Arn ?? request.existingKeyId;
         notes.push(`importing into the existing EXTERNAL key ${keyId}`);
       } else {
-        keyId = await this.createExternalKey(request, keySpec, usage, abortSignal);
+        // A repeated call (its owner crashed after CreateKey) finds the key it made instead of making another.
+        const earlier = await this.reusableKey(request, keySpec, usage, notes, abortSignal);
+        keyId = earlier?.keyId ?? (await this.createExternalKey(request, keySpec, usage, abortSignal));
         created.push({ kind: 'aws-kms-key', id: keyId });
+        if (!earlier) await options.onCreated?.(keyId);
+        if (request.alias) {
+          if (!earlier?.aliased) await this.createAlias(request.alias, keyId, notes, abortSignal);
+          created.push({ kind: 'aws-kms-alias', id: request.alias });
+        }
       }
       const params = await this.parameters(keyId, algorithm, bits, abortSignal);
       return {
@@ -235,6 +265,7 @@ export class AwsKmsTarget implements ImportTarget {
         keyOps,
         ...params,
         keyId,
+        ...(request.alias ? { alias: request.alias } : {}),
         wrap: instructionsFor(spec, algorithm),
         created,
         notes,
@@ -244,13 +275,354 @@ export class AwsKmsTarget implements ImportTarget {
       if (created.length === 0) throw mapped;
       let cleaned = false;
       if (request.cleanupOnFailure) {
-        cleaned = await this.scheduleDeletion(created[0]?.id ?? '', 7, abortSignal).then(
+        cleaned = await this.removeCreated(created, 7, abortSignal).then(
           () => true,
           () => false,
         );
       }
       throw mapped.withCreated(created, cleaned);
     }
+  }
+
+  private checkAliasRequest(request: PrepareImportRequest): void {
+    const alias = request.alias;
+    if (alias === undefined) return;
+    if (!ALIAS_NAME.test(alias)) {
+      throw cloudError(
+        'REQUEST_INVALID',
+        CLOUD,
+        `alias '${alias}' is not alias/<name> (1-250 letters, digits, /, _, -, :)`,
+      );
+    }
+    if (alias.startsWith('alias/aws/')) {
+      throw cloudError(
+        'REQUEST_INVALID',
+        CLOUD,
+        `alias '${alias}': alias/aws/ is reserved for AWS managed keys`,
+      );
+    }
+    if (request.existingKeyId !== undefined) {
+      throw cloudError(
+        'REQUEST_INVALID',
+        CLOUD,
+        'alias is for the key prepareImport creates, not with existingKeyId',
+      );
+    }
+  }
+
+  // ---- preflight, ownership, reuse ------------------------------------------------------------------------
+
+  /**
+   * Read-only checks before anything is created: the alias is free (or already names a PendingImport key of
+   * `owner`, an earlier run of the same ceremony), an existing key can take material now. Throws the same
+   * one-line CloudErrors prepareImport would, without creating anything.
+   */
+  async preflight(request: PrepareImportRequest, options: OperationOptions = {}): Promise<AwsPreflight> {
+    const { abortSignal } = options;
+    this.checkAliasRequest(request);
+    const notes: string[] = [];
+    if (request.alias) {
+      const ours = await this.aliasedKeyOf(request.alias, request.owner, abortSignal);
+      notes.push(
+        ours
+          ? `${request.alias} already names ${ours.Arn}, the PendingImport key an earlier attempt created: it will be reused`
+          : `${request.alias} is free`,
+      );
+    }
+    if (request.existingKeyId) {
+      const spec = checkCloudKeySpec(request.spec);
+      const usage = awsKeyUsage(spec, checkKeyOps(spec, request.keyOps, CLOUD));
+      const meta = await this.describe(request.existingKeyId, abortSignal);
+      this.checkImportable(meta, request.existingKeyId, awsKeySpec(spec), usage);
+      notes.push(`${meta.Arn ?? request.existingKeyId} is EXTERNAL and PendingImport`);
+    }
+    return { notes };
+  }
+
+  /** DescribeKey, or undefined when KMS says there is no such key / alias. */
+  private async describeIfExists(keyId: string, abortSignal?: AbortSignal): Promise<KeyMetadata | undefined> {
+    try {
+      return await this.describe(keyId, abortSignal);
+    } catch (err) {
+      if (isCloudError(err, 'KEY_NOT_FOUND')) return undefined;
+      throw err;
+    }
+  }
+
+  /** Whether the key carries the owner's tag (ListResourceTags, every page). */
+  private async isOwned(keyId: string, owner: KeyOwner, abortSignal?: AbortSignal): Promise<boolean> {
+    let marker: string | undefined;
+    do {
+      const page = await readWithRetry(
+        async () => {
+          try {
+            return await this.reads.send(
+              new ListResourceTagsCommand({ KeyId: keyId, ...(marker ? { Marker: marker } : {}) }),
+              { abortSignal },
+            );
+          } catch (err) {
+            throw this.fail(err, 'ListResourceTags', keyId, abortSignal);
+          }
+        },
+        this.config.retry,
+        abortSignal,
+      );
+      if (page.Tags?.some((t) => t.TagKey === owner.tagKey && t.TagValue === owner.tagValue)) return true;
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+    return false;
+  }
+
+  /**
+   * The key `alias` names when it is the owner's and PendingImport (reusable); undefined when the alias is
+   * free. Anything else is ALIAS_IN_USE: another key has it, or the owner's key already holds material.
+   */
+  private async aliasedKeyOf(
+    alias: string,
+    owner: KeyOwner | undefined,
+    abortSignal?: AbortSignal,
+  ): Promise<KeyMetadata | undefined> {
+    const meta = await this.describeIfExists(alias, abortSignal);
+    if (!meta) return undefined;
+    const arn = meta.Arn ?? meta.KeyId ?? '?';
+    const ours = owner !== undefined && (await this.isOwned(arn, owner, abortSignal));
+    if (!ours) {
+      throw cloudError(
+        'ALIAS_IN_USE',
+        CLOUD,
+        `${alias} already names ${arn}, a key ${owner ? `not tagged ${owner.tagKey}=${owner.tagValue}` : 'that exists'}: ` +
+          'choose another alias, or delete that alias first (nothing was created)',
+      );
+    }
+    if (meta.KeyState !== 'PendingImport' || meta.Origin !== 'EXTERNAL') {
+      throw cloudError(
+        'ALIAS_IN_USE',
+        CLOUD,
+        `${alias} already names ${arn} (${meta.Origin}, ${meta.KeyState}), created earlier for ` +
+          `${owner.tagKey}=${owner.tagValue} and no longer waiting for material: choose another alias`,
+      );
+    }
+    return meta;
+  }
+
+  /**
+   * Keys of the account carrying the owner's tag, oldest first (ListKeys, then ListResourceTags per key;
+   * keys whose tags cannot be read, such as AWS managed keys, are skipped).
+   */
+  async findOwnedKeys(owner: KeyOwner, options: OperationOptions = {}): Promise<KeyMetadata[]> {
+    const { abortSignal } = options;
+    const ids: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await readWithRetry(
+        async () => {
+          try {
+            return await this.reads.send(
+              new ListKeysCommand({ Limit: 1000, ...(marker ? { Marker: marker } : {}) }),
+              { abortSignal },
+            );
+          } catch (err) {
+            throw this.fail(err, 'ListKeys', undefined, abortSignal);
+          }
+        },
+        this.config.retry,
+        abortSignal,
+      );
+      for (const k of page.Keys ?? []) if (k.KeyArn ?? k.KeyId) ids.push(k.KeyArn ?? k.KeyId ?? '');
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+    const owned: KeyMetadata[] = [];
+    for (let i = 0; i < ids.length; i += SEARCH_CONCURRENCY) {
+      const batch = await Promise.all(
+        ids.slice(i, i + SEARCH_CONCURRENCY).map(async (id) => {
+          try {
+            return (await this.isOwned(id, owner, abortSignal))
+              ? await this.describeIfExists(id, abortSignal)
+              : undefined;
+          } catch (err) {
+            if (isCloudError(err, 'KEY_NOT_FOUND') || isCloudError(err, 'CLOUD_PERMISSION_DENIED'))
+              return undefined;
+            throw err;
+          }
+        }),
+      );
+      for (const meta of batch) if (meta) owned.push(meta);
+    }
+    return owned.sort((a, b) => (a.CreationDate?.getTime() ?? 0) - (b.CreationDate?.getTime() ?? 0));
+  }
+
+  /**
+   * A key an earlier attempt of the same owner created and left PendingImport: the alias's key first, then the
+   * recorded `knownKeyId`, then (owner.search) any key with the owner's tag. Other PendingImport keys of the
+   * owner with the same spec are extra (made by attempts that died unrecorded): scheduled for deletion.
+   */
+  private async reusableKey(
+    request: PrepareImportRequest,
+    keySpec: AwsKeySpec,
+    usage: AwsKeyUsage,
+    notes: string[],
+    abortSignal?: AbortSignal,
+  ): Promise<{ keyId: string; aliased: boolean } | undefined> {
+    const owner = request.owner;
+    const candidates = new Map<string, { meta: KeyMetadata; how: string }>();
+    const add = (meta: KeyMetadata, how: string) => {
+      const arn = meta.Arn ?? meta.KeyId;
+      if (arn && !candidates.has(arn)) candidates.set(arn, { meta, how });
+    };
+    const aliased = request.alias ? await this.aliasedKeyOf(request.alias, owner, abortSignal) : undefined;
+    if (!owner) return undefined; // without an owner, any key under the alias was refused above
+    if (aliased) add(aliased, `its alias ${request.alias}`);
+    if (owner.knownKeyId) {
+      const meta = await this.describeIfExists(owner.knownKeyId, abortSignal);
+      if (meta && (await this.isOwned(meta.Arn ?? owner.knownKeyId, owner, abortSignal))) {
+        add(meta, 'the key id an earlier attempt recorded');
+      } else {
+        notes.push(
+          `the recorded key ${owner.knownKeyId} is gone or not tagged ${owner.tagKey}=${owner.tagValue}: ignored`,
+        );
+      }
+    }
+    if (owner.search) {
+      for (const meta of await this.findOwnedKeys(owner, abortSignal ? { abortSignal } : {})) {
+        add(meta, `its tag ${owner.tagKey}=${owner.tagValue}`);
+      }
+    }
+    const usable = [...candidates.entries()].filter(
+      ([, { meta }]) =>
+        meta.KeyState === 'PendingImport' &&
+        meta.Origin === 'EXTERNAL' &&
+        meta.KeySpec === keySpec &&
+        meta.KeyUsage === usage,
+    );
+    const [primary, ...extras] = usable;
+    for (const [arn] of extras) {
+      await this.scheduleDeletion(arn, 7, abortSignal);
+      notes.push(`${arn}: an extra key an earlier attempt created and never used: scheduled for deletion`);
+    }
+    if (!primary) return undefined;
+    const [keyId, { how }] = primary;
+    notes.push(`reusing ${keyId}, created by an earlier attempt (found by ${how}); no new key created`);
+    return { keyId, aliased: aliased !== undefined && (aliased.Arn ?? aliased.KeyId) === keyId };
+  }
+
+  /** CreateAlias; an alias an unclear earlier call already made for this key is fine, another key's is not. */
+  private async createAlias(
+    alias: string,
+    keyId: string,
+    notes: string[],
+    abortSignal?: AbortSignal,
+  ): Promise<void> {
+    const namesKey = async () => {
+      const meta = await this.describeIfExists(alias, abortSignal);
+      return meta !== undefined && (meta.Arn === keyId || meta.KeyId === keyId);
+    };
+    try {
+      await writeOnce({
+        attempt: async () => {
+          try {
+            return await this.writes.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }), {
+              abortSignal,
+            });
+          } catch (err) {
+            throw this.fail(err, 'CreateAlias', alias, abortSignal);
+          }
+        },
+        reconcile: async () => ((await namesKey()) ? { $metadata: {} } : undefined),
+        settings: this.config.retry,
+        note: (line) => notes.push(`CreateAlias: ${line}`),
+        ...(abortSignal ? { abortSignal } : {}),
+      });
+      notes.push(`${alias} now names ${keyId}`);
+    } catch (err) {
+      if (isCloudError(err, 'ALIAS_IN_USE') && (await namesKey())) {
+        notes.push(`${alias} already named ${keyId} (an earlier call made it)`);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** DeleteAlias only while the alias names one of `ours`; "not found" is done. */
+  private async deleteAliasOf(
+    alias: string,
+    ours: readonly string[],
+    abortSignal?: AbortSignal,
+  ): Promise<'deleted' | 'gone' | 'other'> {
+    const meta = await this.describeIfExists(alias, abortSignal);
+    if (!meta) return 'gone';
+    if (!ours.some((id) => id === meta.Arn || id === meta.KeyId)) return 'other';
+    const out = await writeOnce({
+      attempt: async () => {
+        try {
+          await this.writes.send(new DeleteAliasCommand({ AliasName: alias }), { abortSignal });
+          return 'deleted' as const;
+        } catch (err) {
+          const mapped = this.fail(err, 'DeleteAlias', alias, abortSignal);
+          if (mapped.code === 'KEY_NOT_FOUND') return 'gone' as const;
+          throw mapped;
+        }
+      },
+      reconcile: async () =>
+        (await this.describeIfExists(alias, abortSignal)) ? undefined : ('deleted' as const),
+      settings: this.config.retry,
+      ...(abortSignal ? { abortSignal } : {}),
+    });
+    return out;
+  }
+
+  /** prepareImport's own failure cleanup: its alias (while it names our key), then its key. */
+  private async removeCreated(
+    created: readonly CreatedResource[],
+    days: number,
+    abortSignal?: AbortSignal,
+  ): Promise<void> {
+    const keys = created.filter((r) => r.kind === 'aws-kms-key').map((r) => r.id);
+    for (const r of created)
+      if (r.kind === 'aws-kms-alias') await this.deleteAliasOf(r.id, keys, abortSignal);
+    for (const id of keys) await this.scheduleDeletion(id, days, abortSignal);
+  }
+
+  /**
+   * Compensation when no preparation came back (the caller was cancelled or failed while prepareImport ran):
+   * finds what `owner` created (the alias's key if it is the owner's, keys with the owner's tag), deletes the
+   * alias while it names one of them, and schedules deletion of those still PendingImport. A key that holds
+   * material, or an alias naming someone else's key, is left alone and named in `kept` / `notes`.
+   */
+  async discardOwned(request: DiscardOwnedRequest, options: OperationOptions = {}): Promise<CleanupResult> {
+    const { abortSignal } = options;
+    const { owner } = request;
+    const keys = new Map<string, KeyMetadata>();
+    const notes: string[] = [];
+    if (request.alias) {
+      const meta = await this.describeIfExists(request.alias, abortSignal);
+      const arn = meta?.Arn ?? meta?.KeyId;
+      if (meta && arn && (await this.isOwned(arn, owner, abortSignal))) keys.set(arn, meta);
+    }
+    for (const meta of await this.findOwnedKeys(owner, options)) {
+      const arn = meta.Arn ?? meta.KeyId;
+      if (arn && !keys.has(arn)) keys.set(arn, meta);
+    }
+    const deleted: string[] = [];
+    const kept: string[] = [];
+    if (request.alias) {
+      const done = await this.deleteAliasOf(request.alias, [...keys.keys()], abortSignal);
+      if (done === 'deleted') deleted.push(request.alias);
+      else if (done === 'other')
+        notes.push(`${request.alias} names a key not tagged ${owner.tagKey}=${owner.tagValue}: not touched`);
+    }
+    const scheduled: { id: string; deletionDate?: string }[] = [];
+    for (const [arn, meta] of keys) {
+      if (meta.KeyState === 'PendingImport' || meta.KeyState === 'PendingDeletion') {
+        const date = await this.scheduleDeletion(arn, request.pendingWindowInDays ?? 7, abortSignal);
+        scheduled.push({ id: arn, ...(date ? { deletionDate: date } : {}) });
+      } else {
+        kept.push(arn);
+        notes.push(`${arn} is ${meta.KeyState}: it holds material, so it was not scheduled for deletion`);
+      }
+    }
+    if (keys.size === 0)
+      notes.push(`no key tagged ${owner.tagKey}=${owner.tagValue} was found: nothing to discard`);
+    return { deleted, purged: [], scheduledForDeletion: scheduled, kept, notes };
   }
 
   /** Checks an existing key can take material now: EXTERNAL, same spec and usage, PendingImport. */
@@ -300,11 +672,7 @@ export class AwsKmsTarget implements ImportTarget {
               KeySpec: keySpec,
               KeyUsage: usage,
               Description: description,
-              Tags: [
-                { TagKey: 'byok:key-name', TagValue: request.keyName },
-                { TagKey: 'byok:request', TagValue: marker },
-                ...Object.entries(request.tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
-              ],
+              Tags: tagList(request, marker),
             }),
             { abortSignal },
           );
@@ -542,6 +910,7 @@ export class AwsKmsTarget implements ImportTarget {
       keyName: preparation.keyName,
       keyId,
       ...(out.KeyMaterialId ? { version: out.KeyMaterialId } : {}),
+      ...(preparation.alias ? { alias: preparation.alias } : {}),
       spec: preparation.spec,
       keyOps: preparation.keyOps,
       ...(publicKeyPem
@@ -803,7 +1172,25 @@ export class AwsKmsTarget implements ImportTarget {
           (proof.encryptAesCbc ? '; the HSM encrypt port was not used' : ''),
       );
     }
+    if (imported.alias) checks.push(await this.checkAlias(imported.alias, keyId, abortSignal));
     return { keyId, checks, notes };
+  }
+
+  /** The alias must resolve (DescribeKey alias/...) to the imported key. */
+  private async checkAlias(
+    alias: string,
+    keyId: string,
+    abortSignal?: AbortSignal,
+  ): Promise<VerificationCheck> {
+    const meta = await this.describeIfExists(alias, abortSignal);
+    if (!meta || (meta.Arn !== keyId && meta.KeyId !== keyId)) {
+      throw cloudError(
+        'VERIFICATION_FAILED',
+        CLOUD,
+        `${alias} ${meta ? `names ${meta.Arn ?? meta.KeyId}` : 'does not exist'}, not the imported key ${keyId}`,
+      );
+    }
+    return { id: 'alias-resolves', detail: `DescribeKey ${alias} resolves to the imported key ${keyId}` };
   }
 
   // ---- cleanup -------------------------------------------------------------------------------------------
@@ -815,19 +1202,29 @@ export class AwsKmsTarget implements ImportTarget {
     const notes: string[] = [
       'KMS wrapping keys and import tokens are not resources: they expire on their own',
     ];
+    const deleted: string[] = [];
+    const keys = preparation.created.filter((r) => r.kind === 'aws-kms-key').map((r) => r.id);
+    // The alias first: while it exists it names the key; it goes only while it names a key this run created.
     for (const resource of preparation.created) {
-      if (options.deleteCreatedKey) {
-        const date = await this.scheduleDeletion(
-          resource.id,
-          options.pendingWindowInDays ?? 7,
-          options.abortSignal,
-        );
-        scheduled.push({ id: resource.id, ...(date ? { deletionDate: date } : {}) });
-      } else {
+      if (resource.kind !== 'aws-kms-alias') continue;
+      if (!options.deleteCreatedKey) {
         kept.push(resource.id);
+        continue;
+      }
+      const done = await this.deleteAliasOf(resource.id, keys, options.abortSignal);
+      if (done === 'deleted') deleted.push(resource.id);
+      else if (done === 'gone') notes.push(`${resource.id} was already gone`);
+      else notes.push(`${resource.id} now names a key this run did not create: not touched`);
+    }
+    for (const id of keys) {
+      if (options.deleteCreatedKey) {
+        const date = await this.scheduleDeletion(id, options.pendingWindowInDays ?? 7, options.abortSignal);
+        scheduled.push({ id, ...(date ? { deletionDate: date } : {}) });
+      } else {
+        kept.push(id);
       }
     }
-    return { deleted: [], purged: [], scheduledForDeletion: scheduled, kept, notes };
+    return { deleted, purged: [], scheduledForDeletion: scheduled, kept, notes };
   }
 
   /** Removes imported material (the key goes back to PendingImport; reimport needs the same material). */
@@ -857,6 +1254,9 @@ export class AwsKmsTarget implements ImportTarget {
     if (!Number.isInteger(days) || days < 7 || days > 30) {
       throw cloudError('REQUEST_INVALID', CLOUD, 'pendingWindowInDays must be 7 to 30');
     }
+    // Already scheduled (a repeated compensation): done, not KMSInvalidStateException.
+    const before = await this.describe(keyId, abortSignal);
+    if (before.KeyState === 'PendingDeletion') return before.DeletionDate?.toISOString();
     const out = await writeOnce({
       attempt: async () => {
         try {
@@ -879,4 +1279,15 @@ export class AwsKmsTarget implements ImportTarget {
     });
     return out.DeletionDate?.toISOString();
   }
+}
+
+/** CreateKey's tags: what the key is for, the per-request marker, the owner's tag, the caller's tags. */
+function tagList(request: PrepareImportRequest, marker: string): { TagKey: string; TagValue: string }[] {
+  const tags = new Map<string, string>([
+    ['byok:key-name', request.keyName],
+    ['byok:request', marker],
+  ]);
+  for (const [k, v] of Object.entries(request.tags ?? {})) tags.set(k, v);
+  if (request.owner) tags.set(request.owner.tagKey, request.owner.tagValue);
+  return [...tags].map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
 }

@@ -22,6 +22,7 @@ export const CLOUD_ERROR_CODES = [
   'KEK_WRONG_TYPE',
   'KEK_NAME_IN_USE',
   'KEK_DISABLED',
+  'ALIAS_IN_USE',
   'KEY_NOT_FOUND',
   'KEY_NAME_DELETED',
   'KEY_NOT_EXTERNAL',
@@ -280,6 +281,15 @@ const AWS_CODES: Readonly<Record<string, Mapped>> = {
   KMSInvalidSignatureException: { code: 'VERIFICATION_FAILED', advice: 'the signature did not verify' },
   KMSInvalidMacException: { code: 'VERIFICATION_FAILED', advice: 'the MAC did not verify' },
   ValidationException: { code: 'CLOUD_BAD_REQUEST', advice: 'KMS refused the request as invalid' },
+  AlreadyExistsException: {
+    code: 'ALIAS_IN_USE',
+    advice: 'the alias already exists: choose another alias, or delete the alias if it is no longer used',
+  },
+  InvalidAliasNameException: {
+    code: 'REQUEST_INVALID',
+    advice: 'alias names are alias/<letters, digits, /_-:> and alias/aws/ is reserved',
+  },
+  TagException: { code: 'REQUEST_INVALID', advice: 'KMS refused a tag (key 1-128 chars, not aws:)' },
 };
 
 function fromAws(err: Error, ctx: ErrorContext): Mapped {

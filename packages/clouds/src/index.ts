@@ -2,7 +2,13 @@
  * @byok/clouds: Azure Key Vault / Managed HSM and AWS KMS behind one ImportTarget interface: prepare the KEK or
  * import parameters, import the wrapped key, verify it against the HSM, clean up.
  */
-export { AwsKmsTarget, type AwsTargetExtras, type PrepareRotationRequest } from './aws.js';
+export {
+  AwsKmsTarget,
+  type AwsPreflight,
+  type AwsTargetExtras,
+  type DiscardOwnedRequest,
+  type PrepareRotationRequest,
+} from './aws.js';
 export { AzureKeyVaultTarget, type AzureTargetExtras, publicKeyFromJwk } from './azure.js';
 export {
   type AwsCredentialSource,

@@ -60,6 +60,13 @@ export interface PrepareImportRequest {
   readonly kekName?: string;
   /** AWS: import into this EXTERNAL key (PendingImport) instead of creating one. */
   readonly existingKeyId?: string;
+  /**
+   * AWS: the alias (`alias/<name>`) the new EXTERNAL key gets (CreateAlias). An alias that already names a key
+   * not tagged as `owner`'s is refused (`ALIAS_IN_USE`) before anything is created. Not with `existingKeyId`.
+   */
+  readonly alias?: string;
+  /** AWS: who creates the key, so that a repeated prepareImport finds and reuses it (see `KeyOwner`). */
+  readonly owner?: KeyOwner;
   /** AWS: force a wrapping algorithm (checked against the key spec and hsmOaepHashes). */
   readonly wrappingAlgorithm?: AwsWrappingAlgorithm;
   readonly description?: string;
@@ -71,11 +78,37 @@ export interface PrepareImportRequest {
   readonly cleanupOnFailure?: boolean;
 }
 
-export interface PrepareImportOptions extends OperationOptions {}
+/**
+ * AWS: CreateKey is not idempotent. A caller that may run prepareImport again after a crash (a Temporal
+ * activity) names itself with a tag; the key it creates carries the tag, and a repeated call looks for it
+ * before creating one: the alias's key, then `knownKeyId`, then (with `search`) every key of the account.
+ * It reuses one PendingImport key and schedules deletion of any other PendingImport key with the tag.
+ */
+export interface KeyOwner {
+  /** Tag set on the created key, e.g. `byok-ceremony` = `<ceremony id>`; a key is the owner's only with it. */
+  readonly tagKey: string;
+  readonly tagValue: string;
+  /** A key id an earlier attempt reported through `onCreated` (e.g. kept in Temporal heartbeat details). */
+  readonly knownKeyId?: string;
+  /**
+   * Also search the account (ListKeys + ListResourceTags, one call per key): for a repeated call whose earlier
+   * attempt may have created a key and died before recording it or giving it its alias.
+   */
+  readonly search?: boolean;
+}
+
+export interface PrepareImportOptions extends OperationOptions {
+  /**
+   * AWS: called as soon as CreateKey answered, before the alias and the import parameters, with the new key's
+   * ARN: record it (a Temporal heartbeat) so that a retry after a crash passes it back as `owner.knownKeyId`.
+   */
+  readonly onCreated?: (keyId: string) => void | Promise<void>;
+}
 
 /** A cloud resource this run created, named so that a failure or a later cleanup can find it. */
 export interface CreatedResource {
-  readonly kind: 'azure-kek' | 'aws-kms-key';
+  /** `aws-kms-alias`: id is the alias name (`alias/<name>`); cleanup deletes it only while it names our key. */
+  readonly kind: 'azure-kek' | 'aws-kms-key' | 'aws-kms-alias';
   readonly id: string;
 }
 
@@ -110,6 +143,8 @@ export interface ImportPreparation {
   readonly wrap: WrapInstructions;
   /** AWS: the KMS key the material goes into (ARN). Azure: absent until import. */
   readonly keyId?: string;
+  /** AWS: the alias that names `keyId` (`alias/<name>`), when the request asked for one. */
+  readonly alias?: string;
   /** AWS: base64 of the import token (opaque). */
   readonly importToken?: string;
   /** ISO 8601: after this the preparation is useless and the target must be wrapped again. */
@@ -140,6 +175,8 @@ export interface ImportedKey {
   readonly keyId: string;
   /** Azure: key version; AWS: KeyMaterialId when the service returns one. */
   readonly version?: string;
+  /** AWS: the alias naming the key; verifyImport checks that it resolves to `keyId`. */
+  readonly alias?: string;
   readonly spec: CloudKeySpec;
   readonly keyOps: readonly KeyOp[];
   /** RSA/EC: the public key as the cloud reports it. */

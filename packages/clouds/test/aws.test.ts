@@ -7,11 +7,14 @@
  */
 import { createHmac, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import {
+  CreateAliasCommand,
   CreateKeyCommand,
   DescribeKeyCommand,
   KMSClient,
   ListKeyRotationsCommand,
   ListKeysCommand,
+  ListResourceTagsCommand,
+  UpdateAliasCommand,
 } from '@aws-sdk/client-kms';
 import { findCurve } from '@byok/core';
 import { EMULATOR_AWS_CREDENTIALS } from '@byok/emulators';
@@ -78,8 +81,16 @@ async function keyState(keyId: string): Promise<string | undefined> {
   return (await raw.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState;
 }
 
+/** Every key of the account (ListKeys pages, as KMS answers at most 100 by default). */
 async function keyCount(): Promise<number> {
-  return (await raw.send(new ListKeysCommand({}))).Keys?.length ?? 0;
+  let count = 0;
+  let marker: string | undefined;
+  do {
+    const page = await raw.send(new ListKeysCommand(marker ? { Marker: marker } : {}));
+    count += page.Keys?.length ?? 0;
+    marker = page.Truncated ? page.NextMarker : undefined;
+  } while (marker);
+  return count;
 }
 
 /** Software key material and the proof that goes with it. */
@@ -612,5 +623,275 @@ describe('AWS KMS faults: retried only where safe, the state read before repeati
     expect(isCloudError(err) && err.retryable).toBe(true);
     expect(await keyState(prep.keyId ?? '')).toBe('PendingImport');
     aws.kms.faults.clear();
+  });
+});
+
+describe('AWS KMS aliases and repeated prepareImport (the ceremony worker after a crash)', () => {
+  const owner = () => ({ tagKey: 'byok-ceremony', tagValue: uniqueName('ceremony') });
+  const alias = () => `alias/${uniqueName('cmk')}`;
+
+  async function aliasTarget(name: string): Promise<string | undefined> {
+    try {
+      return (await raw.send(new DescribeKeyCommand({ KeyId: name }))).KeyMetadata?.Arn;
+    } catch (err) {
+      if ((err as Error).name === 'NotFoundException') return undefined;
+      throw err;
+    }
+  }
+
+  /** A first attempt that dies right after CreateKey answered: the key exists, no alias, no parameters. */
+  async function crashAfterCreateKey(request: Parameters<AwsKmsTarget['prepareImport']>[0]): Promise<string> {
+    let createdId = '';
+    await expect(
+      aws.target.prepareImport(request, {
+        onCreated: (keyId) => {
+          createdId = keyId;
+          throw new Error('worker killed');
+        },
+      }),
+    ).rejects.toThrow(/left in place/);
+    expect(await keyState(createdId)).toBe('PendingImport');
+    return createdId;
+  }
+
+  it('the new key gets the alias; preparation, import and verification name it; onCreated hears the key once', async () => {
+    const name = alias();
+    const o = owner();
+    const heard: string[] = [];
+    const prep = await aws.target.prepareImport(
+      { keyName: 'k', spec: AES, wrappingKeyBits: 2048, alias: name, owner: o },
+      { onCreated: (keyId) => void heard.push(keyId) },
+    );
+    expect(heard).toEqual([prep.keyId]);
+    expect(prep.alias).toBe(name);
+    expect(prep.created).toEqual([
+      { kind: 'aws-kms-key', id: prep.keyId },
+      { kind: 'aws-kms-alias', id: name },
+    ]);
+    expect(await aliasTarget(name)).toBe(prep.keyId);
+    const tags = await raw.send(new ListResourceTagsCommand({ KeyId: prep.keyId }));
+    expect(tags.Tags).toContainEqual({ TagKey: o.tagKey, TagValue: o.tagValue });
+    const imported = await aws.target.importWrappedKey(prep, wrapInSoftware(prep, randomBytes(32)));
+    expect(imported.alias).toBe(name);
+    const verification = await aws.target.verifyImport(imported, {});
+    expect(verification.checks.map((c) => c.id)).toEqual(['cloud-encrypt-decrypt', 'alias-resolves']);
+    expect(verification.checks[1]?.detail).toContain(name);
+    // An alias that names another key fails verification.
+    await expectCode(aws.target.verifyImport({ ...imported, alias: alias() }, {}), 'VERIFICATION_FAILED');
+    // The success path keeps both (cleanup without deleteCreatedKey).
+    expect((await aws.target.cleanup(prep)).kept).toEqual([name, prep.keyId]);
+    expect(await aliasTarget(name)).toBe(prep.keyId);
+  });
+
+  it('an alias naming a key that is not the owner’s: preflight and prepareImport refuse it, nothing created', async () => {
+    const name = alias();
+    const foreign = await raw.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'someone else' }));
+    await raw.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: foreign.KeyMetadata?.KeyId }));
+    const before = await keyCount();
+    const request = { keyName: 'k', spec: AES, wrappingKeyBits: 2048 as const, alias: name, owner: owner() };
+    const refused = await expectCode(aws.target.preflight(request), 'ALIAS_IN_USE');
+    expect(refused.message).toContain(`${name} already names ${foreign.KeyMetadata?.Arn}`);
+    expect(refused.message).toContain('nothing was created');
+    await expectCode(aws.target.prepareImport(request), 'ALIAS_IN_USE');
+    // Without an owner any existing alias is someone else's.
+    await expectCode(aws.target.prepareImport({ ...request, owner: undefined }), 'ALIAS_IN_USE');
+    expect(await keyCount()).toBe(before);
+    expect(await aliasTarget(name)).toBe(foreign.KeyMetadata?.Arn);
+
+    const free = await aws.target.preflight({ ...request, alias: alias() });
+    expect(free.notes.join(' ')).toMatch(/alias\/cmk-\S+ is free/);
+    for (const bad of ['cmk', 'alias/aws/ebs', 'alias/has space']) {
+      await expectCode(aws.target.preflight({ ...request, alias: bad }), 'REQUEST_INVALID');
+      await expectCode(aws.target.prepareImport({ ...request, alias: bad }), 'REQUEST_INVALID');
+    }
+    await expectCode(
+      aws.target.prepareImport({ ...request, existingKeyId: foreign.KeyMetadata?.Arn ?? '' }),
+      'REQUEST_INVALID',
+    );
+    expect(await keyCount()).toBe(before);
+  });
+
+  it('an alias taken between the check and CreateAlias: ALIAS_IN_USE naming the key left behind', async () => {
+    const name = alias();
+    const foreign = await raw.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }));
+    const racy = aws.withExtras({
+      configureClient(client, role) {
+        if (role !== 'writes') return;
+        client.middlewareStack.add(
+          (next, context) => async (args) => {
+            if (context.commandName === 'CreateAliasCommand') {
+              await raw.send(
+                new CreateAliasCommand({ AliasName: name, TargetKeyId: foreign.KeyMetadata?.KeyId }),
+              );
+            }
+            return next(args);
+          },
+          { step: 'initialize', name: 'takeAliasFirst' },
+        );
+      },
+    });
+    const err = await expectCode(
+      racy.prepareImport({ keyName: 'k', spec: AES, wrappingKeyBits: 2048, alias: name, owner: owner() }),
+      'ALIAS_IN_USE',
+    );
+    expect(err.message).toMatch(/CreateAlias alias\/cmk-\S+ failed: the alias already exists/);
+    expect(err.message).toMatch(/created arn:aws:kms:\S+ was left in place/);
+    expect(await aliasTarget(name)).toBe(foreign.KeyMetadata?.Arn);
+  });
+
+  it('a retry after a crash right after CreateKey reuses that key: by the recorded id, by its tag, by its alias', async () => {
+    const spec: CloudKeySpec = { kind: 'ec', curve: 'P-256' };
+    const base = { keyName: 'k', spec, hsmOaepHashes: ['sha1'] as const, wrappingKeyBits: 2048 as const };
+
+    // Recorded id (the heartbeat details): no search needed, no new key, the alias is made now.
+    const o1 = owner();
+    const name1 = alias();
+    const first = await crashAfterCreateKey({ ...base, alias: name1, owner: o1 });
+    let before = await keyCount();
+    const heard: string[] = [];
+    const retried = await aws.target.prepareImport(
+      { ...base, alias: name1, owner: { ...o1, knownKeyId: first } },
+      { onCreated: (id) => void heard.push(id) },
+    );
+    expect(retried.keyId).toBe(first);
+    expect(heard).toEqual([]);
+    expect(await keyCount()).toBe(before);
+    expect(await aliasTarget(name1)).toBe(first);
+    expect(retried.notes.join(' ')).toContain('found by the key id an earlier attempt recorded');
+    expect(retried.created).toEqual([
+      { kind: 'aws-kms-key', id: first },
+      { kind: 'aws-kms-alias', id: name1 },
+    ]);
+
+    // Nothing recorded (killed before the heartbeat left): found by the owner's tag.
+    const o2 = owner();
+    const name2 = alias();
+    const second = await crashAfterCreateKey({ ...base, alias: name2, owner: o2 });
+    before = await keyCount();
+    const searched = await aws.target.prepareImport({
+      ...base,
+      alias: name2,
+      owner: { ...o2, search: true },
+    });
+    expect(searched.keyId).toBe(second);
+    expect(await keyCount()).toBe(before);
+    expect(searched.notes.join(' ')).toContain(`found by its tag byok-ceremony=${o2.tagValue}`);
+
+    // After the alias was made: the alias alone finds it (a first-attempt call would too).
+    const again = await aws.target.prepareImport({ ...base, alias: name2, owner: o2 });
+    expect(again.keyId).toBe(second);
+    expect(again.notes.join(' ')).toContain(`found by its alias ${name2}`);
+    expect(await keyCount()).toBe(before);
+    // The latest parameters are the ones to use: import and verify through the HSM.
+    const target = generateTarget(hsm, spec);
+    const imported = await aws.target.importWrappedKey(again, hsmWrap(hsm, again, target));
+    const verification = await aws.target.verifyImport(imported, { publicKey: target.publicKey });
+    expect(verification.checks.map((c) => c.id)).toEqual([
+      'public-key-equal',
+      'cloud-sign-hsm-verify',
+      'alias-resolves',
+    ]);
+    // Imported now: the same ceremony cannot prepare again under that alias.
+    await expectCode(aws.target.prepareImport({ ...base, alias: name2, owner: o2 }), 'ALIAS_IN_USE');
+    // Another owner's key under a recorded id is not adopted.
+    const o3 = owner();
+    const stranger = await aws.target.prepareImport({ ...base, owner: { ...o3, knownKeyId: first } });
+    expect(stranger.keyId).not.toBe(first);
+    expect(stranger.notes.join(' ')).toContain(`recorded key ${first} is gone or not tagged`);
+  });
+
+  it('two unrecorded crashes left two keys: the retry keeps the oldest and schedules deletion of the other', async () => {
+    const o = owner();
+    const name = alias();
+    const request = { keyName: 'k', spec: AES, wrappingKeyBits: 2048 as const, alias: name, owner: o };
+    const oldest = await crashAfterCreateKey(request);
+    const extra = await crashAfterCreateKey(request); // no search: a second key
+    expect(extra).not.toBe(oldest);
+    const prep = await aws.target.prepareImport({ ...request, owner: { ...o, search: true } });
+    expect(prep.keyId).toBe(oldest);
+    expect(await keyState(extra)).toBe('PendingDeletion');
+    expect(prep.notes.join(' ')).toContain(`${extra}: an extra key`);
+    const owned = await aws.target.findOwnedKeys(o);
+    expect(owned.map((m) => [m.Arn, m.KeyState])).toEqual([
+      [oldest, 'PendingImport'],
+      [extra, 'PendingDeletion'],
+    ]);
+  });
+
+  it('compensation removes the alias and schedules deletion of the key, twice safely, touching nothing else', async () => {
+    const o = owner();
+    const name = alias();
+    const prep = await aws.target.prepareImport({
+      keyName: 'k',
+      spec: AES,
+      wrappingKeyBits: 2048,
+      alias: name,
+      owner: o,
+    });
+    const done = await aws.target.cleanup(prep, { deleteCreatedKey: true });
+    expect(done.deleted).toEqual([name]);
+    expect(done.scheduledForDeletion.map((s) => s.id)).toEqual([prep.keyId]);
+    expect(await aliasTarget(name)).toBeUndefined();
+    expect(await keyState(prep.keyId ?? '')).toBe('PendingDeletion');
+    // A repeated compensation (the worker died before recording it) finds it done.
+    const again = await aws.target.cleanup(prep, { deleteCreatedKey: true });
+    expect(again.deleted).toEqual([]);
+    expect(again.notes).toContain(`${name} was already gone`);
+    expect(again.scheduledForDeletion).toEqual(done.scheduledForDeletion);
+
+    // The alias was moved to someone else's key meanwhile: it stays.
+    const moved = alias();
+    const prep2 = await aws.target.prepareImport({
+      keyName: 'k',
+      spec: AES,
+      wrappingKeyBits: 2048,
+      alias: moved,
+      owner: owner(),
+    });
+    const foreign = await raw.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }));
+    await raw.send(new UpdateAliasCommand({ AliasName: moved, TargetKeyId: foreign.KeyMetadata?.KeyId }));
+    const partial = await aws.target.cleanup(prep2, { deleteCreatedKey: true });
+    expect(partial.deleted).toEqual([]);
+    expect(partial.notes.join(' ')).toContain(`${moved} now names a key this run did not create`);
+    expect(await aliasTarget(moved)).toBe(foreign.KeyMetadata?.Arn);
+    expect(await keyState(foreign.KeyMetadata?.Arn ?? '')).toBe('PendingImport');
+  });
+
+  it('discardOwned (no preparation came back) finds the owner’s key by alias and tag; keys with material and other owners’ are left', async () => {
+    const o = owner();
+    const name = alias();
+    await crashAfterCreateKey({ keyName: 'k', spec: AES, wrappingKeyBits: 2048, alias: name, owner: o });
+    const prep = await aws.target.prepareImport({
+      keyName: 'k',
+      spec: AES,
+      wrappingKeyBits: 2048,
+      alias: name,
+      owner: { ...o, search: true },
+    });
+    const result = await aws.target.discardOwned({ alias: name, owner: o });
+    expect(result.deleted).toEqual([name]);
+    expect(result.scheduledForDeletion.map((s) => s.id)).toEqual([prep.keyId]);
+    expect(await keyState(prep.keyId ?? '')).toBe('PendingDeletion');
+    expect(await aliasTarget(name)).toBeUndefined();
+
+    // An alias of another key, and an owner's key that holds material, are not touched.
+    const other = alias();
+    const foreign = await raw.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }));
+    await raw.send(new CreateAliasCommand({ AliasName: other, TargetKeyId: foreign.KeyMetadata?.KeyId }));
+    const o2 = owner();
+    const used = await aws.target.prepareImport({
+      keyName: 'k',
+      spec: AES,
+      wrappingKeyBits: 2048,
+      owner: o2,
+    });
+    await aws.target.importWrappedKey(used, wrapInSoftware(used, randomBytes(32)));
+    const left = await aws.target.discardOwned({ alias: other, owner: o2 });
+    expect(left).toMatchObject({ deleted: [], scheduledForDeletion: [], kept: [used.keyId] });
+    expect(left.notes.join(' ')).toContain(`${other} names a key not tagged`);
+    expect(await aliasTarget(other)).toBe(foreign.KeyMetadata?.Arn);
+    expect(await keyState(used.keyId ?? '')).toBe('Enabled');
+    const nothing = await aws.target.discardOwned({ owner: owner() });
+    expect(nothing.notes.join(' ')).toContain('nothing to discard');
   });
 });

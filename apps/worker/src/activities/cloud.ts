@@ -6,12 +6,16 @@
  *
  * Idempotency (an activity may run again after a worker crash that lost its completion):
  * - prepareImport: a KEK under the ceremony's KEK name found on a retry is the one the first attempt made;
+ *   AWS: the EXTERNAL key's ARN is heartbeated as soon as CreateKey answers; a retry reuses the key its alias
+ *   names, then the heartbeated one, then any key tagged with this ceremony (a search, on retries only), and
+ *   schedules deletion of extra ones, so CreateKey runs once per ceremony;
  * - importWrappedKey: the cloud key is looked at first (Azure: a version tagged with this ceremony; AWS: the
  *   key is no longer PendingImport), and an import that already happened is returned, never repeated.
  */
 import { readFileSync } from 'node:fs';
 import type { KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
 import {
+  AwsKmsTarget,
   type AwsWrappingAlgorithm,
   awsAlgorithmProblem,
   type CleanupResult,
@@ -23,6 +27,7 @@ import {
   type ImportTarget,
   isCloudError,
   type KeyOp,
+  type KeyOwner,
   type PrepareImportRequest,
   publicKeyFromJwk,
   StaticTokenCredential,
@@ -34,6 +39,8 @@ import type { CeremonyKeySpec, CeremonyTarget } from '@byok/core/ceremony';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type CloudTargetConfig, readSecret, type WorkerConfig } from '../config.js';
+import { hangAtCrashPoint } from './crash.js';
+import { checkpoint, previousCheckpoint } from './heartbeat.js';
 import { toKeySpec, withHsmSession } from './hsm.js';
 import type {
   CleanupInput,
@@ -41,6 +48,7 @@ import type {
   CloudCleanupReport,
   CloudPreflight,
   CloudStepInput,
+  DiscardInput,
   ImportInput,
   ImportResult,
   RevokeInput,
@@ -49,6 +57,22 @@ import type {
 
 /** The tag that ties a cloud key (version) to the ceremony that imported it. */
 export const CEREMONY_TAG = 'byok-ceremony';
+
+/** The ceremony as the owner of the AWS key it creates: the key carries `byok-ceremony=<id>`. */
+function ceremonyOwner(ceremonyId: string): KeyOwner {
+  return { tagKey: CEREMONY_TAG, tagValue: ceremonyId };
+}
+
+/** prepareImport's checkpoint (heartbeat details) right after CreateKey: the new key's ARN, nothing secret. */
+interface PrepareCheckpoint {
+  readonly awsKeyId: string;
+}
+
+/** The key id an earlier attempt of this prepareImport checkpointed, if any. */
+function checkpointedKeyId(): string | undefined {
+  const details = previousCheckpoint() as Partial<PrepareCheckpoint> | undefined;
+  return typeof details?.awsKeyId === 'string' ? details.awsKeyId : undefined;
+}
 
 function cancellationSignal(): AbortSignal | undefined {
   try {
@@ -201,7 +225,9 @@ export function prepareRequest(config: WorkerConfig, input: CloudStepInput): Pre
     keyOps: awsKeyOps(t.keyUsage),
     wrappingKeyBits: bits,
     wrappingAlgorithm: awsAlgorithm(spec, t.wrappingAlgorithms, hashes, bits),
-    ...(t.keyId ? { existingKeyId: t.keyId } : {}),
+    // A new key is the ceremony's (tagged, found again on a retry); an existing key is the custodian's.
+    ...(t.keyId ? { existingKeyId: t.keyId } : { owner: ceremonyOwner(input.ceremonyId) }),
+    ...(t.alias ? { alias: t.alias } : {}),
   };
 }
 
@@ -302,13 +328,22 @@ export function createCloudActivities(config: WorkerConfig): CloudActivities {
     async preflightCloud(input: CloudStepInput): Promise<CloudPreflight> {
       // The request is built (and refused) exactly as prepareImport will: spec, ops, algorithm, config.
       const request = prepareRequest(config, input);
-      return withTarget(input.target, async (t) => ({
-        cloud: input.target.cloud,
-        location: t.location,
-        detail: `${t.cloud} at ${t.location}: ${request.spec.kind} ${request.keyName}${
-          request.wrappingAlgorithm ? ` via ${request.wrappingAlgorithm}` : ''
-        }`,
-      }));
+      const abortSignal = cancellationSignal();
+      return withTarget(input.target, async (t) => {
+        // AWS: read-only checks that would otherwise fail after approvals (the alias taken, the key not importable).
+        const notes =
+          t instanceof AwsKmsTarget
+            ? (await t.preflight(request, abortSignal ? { abortSignal } : {})).notes
+            : [];
+        return {
+          cloud: input.target.cloud,
+          location: t.location,
+          detail: `${t.cloud} at ${t.location}: ${request.spec.kind} ${request.alias ?? request.keyName}${
+            request.wrappingAlgorithm ? ` via ${request.wrappingAlgorithm}` : ''
+          }`,
+          ...(notes.length > 0 ? { notes } : {}),
+        };
+      });
     },
 
     async prepareImport(input): Promise<ImportPreparation> {
@@ -319,6 +354,26 @@ export function createCloudActivities(config: WorkerConfig): CloudActivities {
         t.cloud === 'azure' && input.pinnedKek ? /\/keys\/([^/]+)/.exec(input.pinnedKek.id)?.[1] : undefined;
       return withTarget(t, async (target) => {
         if (pinned) return target.prepareImport({ ...request, existingKekName: pinned }, { abortSignal });
+        if (t.cloud === 'aws' && request.owner) {
+          // CreateKey is not idempotent: checkpoint the key as soon as it exists; a retry looks for it first.
+          const known = checkpointedKeyId();
+          const owner: KeyOwner = {
+            ...request.owner,
+            ...(known ? { knownKeyId: known } : {}),
+            search: attempt() > 1,
+          };
+          return target.prepareImport(
+            { ...request, owner },
+            {
+              ...(abortSignal ? { abortSignal } : {}),
+              onCreated: async (keyId) => {
+                await hangAtCrashPoint('afterCreateKeyUnrecorded', input.ceremonyId, 'prepareImport');
+                checkpoint({ awsKeyId: keyId } satisfies PrepareCheckpoint);
+                await hangAtCrashPoint('afterCreateKey', input.ceremonyId, 'prepareImport');
+              },
+            },
+          );
+        }
         try {
           return await target.prepareImport(request, abortSignal ? { abortSignal } : {});
         } catch (err) {
@@ -380,6 +435,7 @@ export function createCloudActivities(config: WorkerConfig): CloudActivities {
                 location: prep.location,
                 keyName: prep.keyName,
                 keyId: prep.keyId,
+                ...(prep.alias ? { alias: prep.alias } : {}),
                 spec: prep.spec,
                 keyOps: prep.keyOps,
                 notes: [
@@ -437,11 +493,30 @@ export function createCloudActivities(config: WorkerConfig): CloudActivities {
       );
     },
 
-    async discardImport(input: CleanupInput): Promise<CloudCleanupReport> {
+    async discardImport(input: DiscardInput): Promise<CloudCleanupReport> {
       // Compensation: runs non-cancellably, so no abort signal; only what this ceremony created goes.
-      return withTarget(input.target, (t) =>
-        idempotentCleanup(() => t.cleanup(input.preparation, { deleteKek: true, deleteCreatedKey: true })),
-      );
+      const prep = input.preparation;
+      const target = input.target;
+      return withTarget(target, async (t) => {
+        if (prep) {
+          return idempotentCleanup(() => t.cleanup(prep, { deleteKek: true, deleteCreatedKey: true }));
+        }
+        // No preparation came back (cancelled or failed while prepareImport ran): find what it created.
+        if (t instanceof AwsKmsTarget && target.cloud === 'aws' && !target.keyId) {
+          return report(
+            await t.discardOwned({
+              ...(target.alias ? { alias: target.alias } : {}),
+              owner: ceremonyOwner(input.ceremonyId),
+            }),
+          );
+        }
+        return {
+          deleted: [],
+          scheduledForDeletion: [],
+          kept: [],
+          notes: ['nothing was prepared: nothing to discard'],
+        };
+      });
     },
 
     async revokeImport(input: RevokeInput): Promise<CloudCleanupReport> {

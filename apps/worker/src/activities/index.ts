@@ -1,9 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type { WorkerConfig } from '../config.js';
 import { logLine } from '../log.js';
 import { createCloudActivities } from './cloud.js';
+import { hangAtCrashPoint } from './crash.js';
 import { createEvidenceActivities } from './evidence.js';
+import { heartbeatDetails } from './heartbeat.js';
 import { createHsmActivities } from './hsm.js';
 import type { CeremonyActivities } from './types.js';
 
@@ -13,15 +14,6 @@ export { createHsmActivities, toKeySpec, withHsmSession } from './hsm.js';
 export * from './types.js';
 
 const HEARTBEAT_MS = 2_000;
-
-/**
- * Test-only crash points: with BYOK_TEST_CRASH_POINTS=1, an activity of a ceremony whose id ends with
- * `-crash-<activityName>` finishes its work, logs `activity.crash-point` and then hangs (heartbeating) before
- * answering, so a test can SIGKILL the worker at a known place: the effect happened, the completion is lost.
- */
-function crashPoint(name: string, ceremonyId: string | undefined): boolean {
-  return process.env.BYOK_TEST_CRASH_POINTS === '1' && ceremonyId?.endsWith(`-crash-${name}`) === true;
-}
 
 function ceremonyOf(args: unknown[]): string | undefined {
   const first = args[0];
@@ -34,7 +26,8 @@ function ceremonyOf(args: unknown[]): string | undefined {
 
 /**
  * Every activity: heartbeats while it runs (so a dead worker is noticed in seconds, and a cancellation
- * reaches the activity's signal), logs start / end / failure as JSON lines with ids and codes only.
+ * reaches the activity's signal), repeating the latest checkpoint (heartbeat.ts) so a retry still gets it;
+ * logs start / end / failure as JSON lines with ids and codes only. Test-only crash points: crash.ts.
  */
 function instrument<T extends object>(activities: T): T {
   const out: Record<string, unknown> = {};
@@ -47,7 +40,7 @@ function instrument<T extends object>(activities: T): T {
       try {
         const ctx = Context.current();
         attempt = ctx.info.attempt;
-        timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
+        timer = setInterval(() => ctx.heartbeat(heartbeatDetails(ctx)), HEARTBEAT_MS);
       } catch {
         // not inside an activity (direct calls from the baseline benchmark)
       }
@@ -55,10 +48,7 @@ function instrument<T extends object>(activities: T): T {
       logLine('info', 'activity.start', { activity: name, ceremonyId, attempt, pid: process.pid });
       try {
         const result: unknown = await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
-        if (crashPoint(name, ceremonyId)) {
-          logLine('info', 'activity.crash-point', { activity: name, ceremonyId, pid: process.pid });
-          await sleep(10 * 60_000);
-        }
+        await hangAtCrashPoint(name, ceremonyId, name);
         logLine('info', 'activity.done', {
           activity: name,
           ceremonyId,

@@ -39,6 +39,8 @@ export interface CloudPreflight {
   /** Which configured target answers for the definition's vault URL / region (no credentials). */
   readonly location: string;
   readonly detail: string;
+  /** What the cloud's read-only checks found (AWS: the alias is free / names this ceremony's key). */
+  readonly notes?: readonly string[];
 }
 
 /** Every cloud step gets the whole selection: the worker derives the cloud request from it, never secrets. */
@@ -100,6 +102,11 @@ export interface CleanupInput extends CloudStepInput {
   readonly preparation: ImportPreparation;
 }
 
+/** Compensation of prepareImport: without a preparation (none came back), what the ceremony created is looked up. */
+export interface DiscardInput extends CloudStepInput {
+  readonly preparation?: ImportPreparation;
+}
+
 export interface RevokeInput extends CleanupInput {
   readonly imported: ImportedKey;
 }
@@ -145,8 +152,11 @@ export interface CloudActivities {
   verifyImport(input: VerifyInput): Promise<Verification>;
   /** After success: the Azure KEK when the definition says so; nothing for AWS. */
   cleanupImport(input: CleanupInput): Promise<CloudCleanupReport>;
-  /** Compensation of prepareImport: deletes the KEK / schedules deletion of the EXTERNAL key it created. */
-  discardImport(input: CleanupInput): Promise<CloudCleanupReport>;
+  /**
+   * Compensation of prepareImport: deletes the KEK / the alias and schedules deletion of the EXTERNAL key it
+   * created. AWS without a preparation: the key is found by its alias and the ceremony's tag.
+   */
+  discardImport(input: DiscardInput): Promise<CloudCleanupReport>;
   /** Compensation of importWrappedKey: AWS DeleteImportedKeyMaterial; Azure cannot drop one version (noted). */
   revokeImport(input: RevokeInput): Promise<CloudCleanupReport>;
 }

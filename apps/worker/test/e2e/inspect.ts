@@ -1,10 +1,12 @@
 /** Counting what a ceremony left behind, in the HSM and in the emulators, from the test process. */
+import { createCipheriv } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DescribeKeyCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, KMSClient, ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { KeyClient } from '@azure/keyvault-keys';
 import type { CeremonyKeySpec } from '@byok/core/ceremony';
 import { EMULATOR_AWS_CREDENTIALS, emulatorCredential } from '@byok/emulators';
+import { CEREMONY_TAG } from '../../src/activities/cloud.js';
 import { toKeySpec } from '../../src/activities/hsm.js';
 import { type Stack, TOKEN_LABEL } from './stack.js';
 
@@ -55,21 +57,63 @@ export function kmsClient(stack: Stack): KMSClient {
   });
 }
 
-/** KMS keys whose description names the ceremony, with their state. */
+/**
+ * KMS keys tagged `byok-ceremony=<ceremonyId>` (every ListKeys page, then ListResourceTags), or whose
+ * description names it, with their state. Either mark counts: a key the ceremony made with a lost tag is found.
+ */
 export async function kmsKeysOf(
   stack: Stack,
   ceremonyId: string,
 ): Promise<{ keyId: string; state: string }[]> {
   const kms = kmsClient(stack);
   const out: { keyId: string; state: string }[] = [];
-  const keys = (await kms.send(new ListKeysCommand({}))).Keys ?? [];
-  for (const k of keys) {
-    const meta = (await kms.send(new DescribeKeyCommand({ KeyId: k.KeyId }))).KeyMetadata;
-    if (meta?.Description?.includes(ceremonyId))
-      out.push({ keyId: meta.KeyId ?? '', state: meta.KeyState ?? '' });
+  try {
+    let marker: string | undefined;
+    do {
+      const page = await kms.send(new ListKeysCommand(marker ? { Marker: marker } : {}));
+      for (const k of page.Keys ?? []) {
+        const tags = (await kms.send(new ListResourceTagsCommand({ KeyId: k.KeyId }))).Tags ?? [];
+        const meta = (await kms.send(new DescribeKeyCommand({ KeyId: k.KeyId }))).KeyMetadata;
+        const tagged = tags.some((t) => t.TagKey === CEREMONY_TAG && t.TagValue === ceremonyId);
+        if (tagged || meta?.Description === `byok ceremony ${ceremonyId}`)
+          out.push({ keyId: meta?.KeyId ?? '', state: meta?.KeyState ?? '' });
+      }
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+  } finally {
+    kms.destroy();
   }
-  kms.destroy();
   return out;
+}
+
+/** The key id (not ARN) an alias names in the KMS emulator, undefined when the alias does not exist. */
+export async function kmsAliasTarget(stack: Stack, alias: string): Promise<string | undefined> {
+  const kms = kmsClient(stack);
+  try {
+    return (await kms.send(new DescribeKeyCommand({ KeyId: alias }))).KeyMetadata?.KeyId;
+  } catch (err) {
+    if ((err as Error).name === 'NotFoundException') return undefined;
+    throw err;
+  } finally {
+    kms.destroy();
+  }
+}
+
+/**
+ * AES-256-CBC of one block (zero IV, 16 x 0x07) under the material the KMS emulator unwrapped for `keyId`:
+ * KMS's own ciphertexts use keys derived inside KMS, so the test reads the emulator's copy and compares it
+ * with the same block encrypted in the HSM (`hsmKeys(...).aesBlock`).
+ */
+export function kmsAesBlock(stack: Stack, keyId: string): Buffer {
+  const state = JSON.parse(readFileSync(join(stack.dir, 'kms', 'kms-state.json'), 'utf8')) as {
+    keys: Record<string, { keyId: string; materials: { secret?: string; state?: string }[] }>;
+  };
+  const record = Object.values(state.keys).find((k) => k.keyId === keyId);
+  const secret = record?.materials.find((m) => m.state === 'CURRENT')?.secret;
+  if (!secret) throw new Error(`the KMS emulator holds no material for ${keyId}`);
+  const cipher = createCipheriv('aes-256-cbc', Buffer.from(secret, 'base64'), Buffer.alloc(16));
+  cipher.setAutoPadding(false);
+  return Buffer.concat([cipher.update(Buffer.alloc(16, 7)), cipher.final()]);
 }
 
 /** Every key byte the emulators hold (imported material, KEKs, wrapping keys), in the encodings a leak would take. */

@@ -32,6 +32,22 @@ export interface KmsKeyRecord {
   deletionDate?: number;
   pendingWindowInDays?: number;
   materials: KeyMaterialRecord[];
+  /** CreateKey's Tags (TagResource / UntagResource change them); absent in state written before tags. */
+  tags?: TagRecord[];
+}
+
+export interface TagRecord {
+  readonly TagKey: string;
+  readonly TagValue: string;
+}
+
+/** An alias (`alias/<name>`), stored by its name. */
+export interface AliasRecord {
+  readonly aliasName: string;
+  /** The key id (not the ARN) it points to. */
+  targetKeyId: string;
+  readonly createdAt: number;
+  updatedAt: number;
 }
 
 export interface ImportTokenRecord {
@@ -47,6 +63,8 @@ export interface KmsState {
   readonly keys: Record<string, KmsKeyRecord>;
   /** By token id (hex), the part of the import token after its magic prefix. */
   readonly tokens: Record<string, ImportTokenRecord>;
+  /** By alias name; absent in state written before aliases (filled in by parseKmsState). */
+  readonly aliases: Record<string, AliasRecord>;
 }
 
 export function parseKmsState(value: unknown): KmsState {
@@ -60,5 +78,6 @@ export function parseKmsState(value: unknown): KmsState {
   ) {
     throw new Error('not a KMS emulator state (formatVersion 1)');
   }
-  return value as KmsState;
+  const state = value as Omit<KmsState, 'aliases'> & { aliases?: Record<string, AliasRecord> };
+  return { ...state, aliases: state.aliases ?? {} };
 }

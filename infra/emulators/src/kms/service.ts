@@ -58,6 +58,7 @@ import {
   type KmsKeyRecord,
   type KmsState,
   parseKmsState,
+  type TagRecord,
 } from './model.js';
 import {
   ECC_CURVE,
@@ -78,7 +79,6 @@ import {
   WRAPPING_ALGORITHMS,
   WRAPPING_KEY_SPECS,
 } from './specs.js';
-
 
 function generateRsaKeyPair(bits: number): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
   return new Promise((resolve, reject) => {
@@ -109,7 +109,7 @@ export class KmsService {
 
   constructor(private readonly opts: KmsServiceOptions) {
     this.file = new JsonFile(join(opts.stateDir, 'kms-state.json'), parseKmsState);
-    this.state = this.file.load(() => ({ formatVersion: 1, keys: {}, tokens: {} }));
+    this.state = this.file.load(() => ({ formatVersion: 1, keys: {}, tokens: {}, aliases: {} }));
   }
 
   private now(): number {
@@ -125,8 +125,15 @@ export class KmsService {
     // A handler may return a promise (GetParametersForImport generates its RSA key off the event loop).
     const table: Record<string, (body: Body) => unknown> = {
       CreateKey: (b) => this.createKey(b),
-      DescribeKey: (b) => ({ KeyMetadata: this.metadata(this.key(b)) }),
-      ListKeys: () => this.listKeys(),
+      DescribeKey: (b) => ({ KeyMetadata: this.metadata(this.key(b, 'alias')) }),
+      ListKeys: (b) => this.listKeys(b),
+      CreateAlias: (b) => this.createAlias(b),
+      UpdateAlias: (b) => this.updateAlias(b),
+      DeleteAlias: (b) => this.deleteAlias(b),
+      ListAliases: (b) => this.listAliases(b),
+      ListResourceTags: (b) => this.listResourceTags(b),
+      TagResource: (b) => this.tagResource(b),
+      UntagResource: (b) => this.untagResource(b),
       GetParametersForImport: (b) => this.getParametersForImport(b),
       ImportKeyMaterial: (b) => this.importKeyMaterial(b),
       DeleteImportedKeyMaterial: (b) => this.deleteImportedKeyMaterial(b),
@@ -149,18 +156,33 @@ export class KmsService {
 
   // --- keys ----------------------------------------------------------------------------------------------
 
-  private key(body: Body): KmsKeyRecord {
+  /**
+   * The KeyId of a request. `alias`: the operation also takes an alias name (`alias/x`) or alias ARN, as
+   * DescribeKey and the cryptographic operations do in KMS; the others (import, deletion, tags, CreateAlias's
+   * target) take a key id or key ARN only.
+   */
+  private key(body: Body, alias?: 'alias'): KmsKeyRecord {
     const id = reqString(body, 'KeyId');
-    return this.lookup(id);
+    return this.lookup(id, alias);
   }
 
-  private lookup(id: string): KmsKeyRecord {
+  private lookup(id: string, alias?: 'alias'): KmsKeyRecord {
+    const aliasName = aliasNameOf(id);
+    if (aliasName !== undefined) {
+      if (alias !== 'alias') throw notFound(id);
+      const record = this.state.aliases[aliasName];
+      if (!record) throw aliasNotFound(this.aliasArn(aliasName));
+      return this.lookup(record.targetKeyId);
+    }
     const keyId = /^arn:aws:kms:[^:]+:\d+:key\/(.+)$/.exec(id)?.[1] ?? id;
-    if (keyId.startsWith('alias/')) throw notFound(id);
     const key = this.state.keys[keyId];
     if (!key) throw notFound(id);
     this.expire(key);
     return key;
+  }
+
+  private aliasArn(aliasName: string): string {
+    return `arn:aws:kms:${this.opts.region}:${this.opts.accountId}:${aliasName}`;
   }
 
   /** KMS deletes expired imported material when its ValidTo passes. */
@@ -233,6 +255,7 @@ export class KmsService {
     const keyUsage = optEnum(body, 'KeyUsage', KEY_USAGES) ?? 'ENCRYPT_DECRYPT';
     const origin = optEnum(body, 'Origin', ORIGINS) ?? 'AWS_KMS';
     const description = optString(body, 'Description') ?? '';
+    const tags = parseTags(body.Tags, 'Tags') ?? [];
     if (!usagesFor(keySpec).includes(keyUsage)) {
       throw validation(`KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}.`);
     }
@@ -247,6 +270,7 @@ export class KmsService {
       origin,
       enabled: true,
       materials: origin === 'AWS_KMS' ? [this.generatedMaterial(keyId, keySpec)] : [],
+      tags,
     };
     this.state.keys[keyId] = key;
     this.save();
@@ -272,9 +296,126 @@ export class KmsService {
     };
   }
 
-  private listKeys(): unknown {
-    const Keys = Object.values(this.state.keys).map((k) => ({ KeyId: k.keyId, KeyArn: k.arn }));
-    return { Keys, Truncated: false };
+  private listKeys(body: Body): unknown {
+    const all = Object.values(this.state.keys).map((k) => ({ KeyId: k.keyId, KeyArn: k.arn }));
+    const { items, page } = paginate(all, body, 1000, 100);
+    return { Keys: items, ...page };
+  }
+
+  // --- aliases and tags ----------------------------------------------------------------------------------
+
+  private aliasName(body: Body): string {
+    const name = reqString(body, 'AliasName');
+    if (name.length > 256 || !/^alias\/[A-Za-z0-9:/_-]+$/.test(name)) {
+      throw new KmsError(
+        'InvalidAliasNameException',
+        `Alias name ${name} is not valid: it must start with alias/ and contain only letters, digits, /, _, - and :.`,
+      );
+    }
+    return name;
+  }
+
+  /** The key an alias may point to: a key id or key ARN (never another alias), not pending deletion. */
+  private aliasTarget(body: Body): KmsKeyRecord {
+    const key = this.lookup(reqString(body, 'TargetKeyId'));
+    if (key.deletionDate !== undefined) throw invalidState(`${key.arn} is pending deletion.`);
+    return key;
+  }
+
+  private createAlias(body: Body): unknown {
+    const name = this.aliasName(body);
+    if (name.startsWith('alias/aws/')) {
+      throw new KmsError(
+        'InvalidAliasNameException',
+        `Alias name ${name} is reserved: alias/aws/ is for AWS managed keys.`,
+      );
+    }
+    const key = this.aliasTarget(body);
+    if (this.state.aliases[name]) {
+      throw new KmsError(
+        'AlreadyExistsException',
+        `An alias with the name ${this.aliasArn(name)} already exists`,
+      );
+    }
+    const now = this.now();
+    this.state.aliases[name] = { aliasName: name, targetKeyId: key.keyId, createdAt: now, updatedAt: now };
+    this.save();
+    return {};
+  }
+
+  private updateAlias(body: Body): unknown {
+    const name = this.aliasName(body);
+    const alias = this.state.aliases[name];
+    if (!alias) throw aliasNotFound(this.aliasArn(name));
+    const key = this.aliasTarget(body);
+    const current = this.state.keys[alias.targetKeyId];
+    // KMS only moves an alias between keys of the same type and usage.
+    if (current && (current.keySpec !== key.keySpec || current.keyUsage !== key.keyUsage)) {
+      throw validation(
+        `${name} points to a ${current.keySpec} ${current.keyUsage} key; it cannot point to a ${key.keySpec} ${key.keyUsage} key.`,
+      );
+    }
+    alias.targetKeyId = key.keyId;
+    alias.updatedAt = this.now();
+    this.save();
+    return {};
+  }
+
+  private deleteAlias(body: Body): unknown {
+    const name = this.aliasName(body);
+    if (!this.state.aliases[name]) throw aliasNotFound(this.aliasArn(name));
+    delete this.state.aliases[name];
+    this.save();
+    return {};
+  }
+
+  private listAliases(body: Body): unknown {
+    const keyIdParam = optString(body, 'KeyId');
+    const key = keyIdParam === undefined ? undefined : this.lookup(keyIdParam);
+    const all = Object.values(this.state.aliases)
+      .filter((a) => key === undefined || a.targetKeyId === key.keyId)
+      .sort((a, b) => (a.aliasName < b.aliasName ? -1 : a.aliasName > b.aliasName ? 1 : 0))
+      .map((a) => ({
+        AliasName: a.aliasName,
+        AliasArn: this.aliasArn(a.aliasName),
+        TargetKeyId: a.targetKeyId,
+        CreationDate: seconds(a.createdAt),
+        LastUpdatedDate: seconds(a.updatedAt),
+      }));
+    const { items, page } = paginate(all, body, 100, 50);
+    return { Aliases: items, ...page };
+  }
+
+  private listResourceTags(body: Body): unknown {
+    const key = this.key(body);
+    const { items, page } = paginate(key.tags ?? [], body, 50, 50);
+    return { Tags: items, ...page };
+  }
+
+  private tagResource(body: Body): unknown {
+    const key = this.key(body);
+    const tags = parseTags(body.Tags, 'Tags');
+    if (!tags) throw validation("'Tags' is required");
+    if (key.deletionDate !== undefined) throw invalidState(`${key.arn} is pending deletion.`);
+    const merged = new Map((key.tags ?? []).map((t) => [t.TagKey, t.TagValue]));
+    for (const t of tags) merged.set(t.TagKey, t.TagValue);
+    if (merged.size > MAX_TAGS)
+      throw new KmsError('TagException', `A KMS key can have at most ${MAX_TAGS} tags.`);
+    key.tags = [...merged].map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
+    this.save();
+    return {};
+  }
+
+  private untagResource(body: Body): unknown {
+    const key = this.key(body);
+    const names = body.TagKeys;
+    if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string')) {
+      throw validation("'TagKeys' must be a non-empty array of strings");
+    }
+    if (key.deletionDate !== undefined) throw invalidState(`${key.arn} is pending deletion.`);
+    key.tags = (key.tags ?? []).filter((t) => !names.includes(t.TagKey));
+    this.save();
+    return {};
   }
 
   private setEnabled(body: Body, enabled: boolean): unknown {
@@ -522,7 +663,7 @@ export class KmsService {
   }
 
   private encrypt(body: Body): unknown {
-    const key = this.key(body);
+    const key = this.key(body, 'alias');
     const plaintext = base64Field(reqString(body, 'Plaintext'), 'Plaintext');
     const algorithm = optEnum(body, 'EncryptionAlgorithm', ENCRYPTION_ALGORITHMS) ?? 'SYMMETRIC_DEFAULT';
     this.usable(key, 'ENCRYPT_DECRYPT', 'Encrypt');
@@ -567,7 +708,7 @@ export class KmsService {
     const keyIdParam = optString(body, 'KeyId');
     if (algorithm !== 'SYMMETRIC_DEFAULT') {
       if (!keyIdParam) throw validation('KeyId is required to decrypt with an asymmetric KMS key.');
-      const key = this.lookup(keyIdParam);
+      const key = this.lookup(keyIdParam, 'alias');
       this.usable(key, 'ENCRYPT_DECRYPT', 'Decrypt');
       const hash = algorithm === 'RSAES_OAEP_SHA_1' ? 'sha1' : 'sha256';
       try {
@@ -586,7 +727,7 @@ export class KmsService {
     }
     const keyId = blob.subarray(head, head + 36).toString('ascii');
     const key = this.lookup(keyId);
-    if (keyIdParam !== undefined && this.lookup(keyIdParam).keyId !== key.keyId) {
+    if (keyIdParam !== undefined && this.lookup(keyIdParam, 'alias').keyId !== key.keyId) {
       throw new KmsError(
         'IncorrectKeyException',
         'The key ID in the request does not identify the KMS key that encrypted the ciphertext.',
@@ -643,7 +784,7 @@ export class KmsService {
   }
 
   private sign(body: Body): unknown {
-    const key = this.key(body);
+    const key = this.key(body, 'alias');
     this.usable(key, 'SIGN_VERIFY', 'Sign');
     const { algorithm, scheme, digest } = this.signingInput(body, key);
     return {
@@ -654,7 +795,7 @@ export class KmsService {
   }
 
   private verify(body: Body): unknown {
-    const key = this.key(body);
+    const key = this.key(body, 'alias');
     this.usable(key, 'SIGN_VERIFY', 'Verify');
     const signature = base64Field(reqString(body, 'Signature'), 'Signature');
     const { algorithm, scheme, digest } = this.signingInput(body, key);
@@ -668,7 +809,7 @@ export class KmsService {
   }
 
   private getPublicKey(body: Body): unknown {
-    const key = this.key(body);
+    const key = this.key(body, 'alias');
     const family = familyOf(key.keySpec);
     if (family === 'symmetric' || family === 'hmac')
       throw unsupported(`${key.arn} is not an asymmetric key.`);
@@ -701,14 +842,14 @@ export class KmsService {
   }
 
   private generateMac(body: Body): unknown {
-    const key = this.key(body);
+    const key = this.key(body, 'alias');
     this.usable(key, 'GENERATE_VERIFY_MAC', 'GenerateMac');
     const { algorithm, mac } = this.mac(body, key);
     return { Mac: b64(mac), MacAlgorithm: algorithm, KeyId: key.arn };
   }
 
   private verifyMac(body: Body): unknown {
-    const key = this.key(body);
+    const key = this.key(body, 'alias');
     this.usable(key, 'GENERATE_VERIFY_MAC', 'VerifyMac');
     const given = base64Field(reqString(body, 'Mac'), 'Mac');
     const { algorithm, mac } = this.mac(body, key);
@@ -728,6 +869,75 @@ const HMAC_GENERATED_BYTES: Readonly<Partial<Record<KeySpec, number>>> = {
   HMAC_384: 48,
   HMAC_512: 64,
 };
+
+const MAX_TAGS = 50;
+
+/** `alias/x` or `arn:aws:kms:<region>:<account>:alias/x` -> `alias/x`; undefined for key ids and key ARNs. */
+function aliasNameOf(id: string): string | undefined {
+  if (id.startsWith('alias/')) return id;
+  return /^arn:aws[a-z-]*:kms:[^:]+:\d+:(alias\/.+)$/.exec(id)?.[1];
+}
+
+const aliasNotFound = (aliasArn: string) =>
+  new KmsError('NotFoundException', `Alias ${aliasArn} is not found.`);
+
+/** Tags as KMS validates them: TagKey 1-128 characters, not `aws:`, TagValue 0-256, no key twice. */
+function parseTags(value: unknown, field: string): TagRecord[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw validation(`'${field}' must be an array of {TagKey, TagValue}`);
+  const seen = new Set<string>();
+  return value.map((t: unknown, i) => {
+    const o = typeof t === 'object' && t !== null ? (t as JsonObject) : {};
+    const { TagKey, TagValue } = o;
+    if (typeof TagKey !== 'string' || typeof TagValue !== 'string') {
+      throw validation(`'${field}[${i}]' must be {TagKey: string, TagValue: string}`);
+    }
+    if (TagKey.length < 1 || TagKey.length > 128 || TagValue.length > 256) {
+      throw new KmsError('TagException', `Tag ${TagKey}: keys are 1 to 128 characters, values at most 256.`);
+    }
+    if (TagKey.toLowerCase().startsWith('aws:'))
+      throw new KmsError('TagException', `Tag keys beginning with aws: are reserved (${TagKey}).`);
+    if (seen.has(TagKey)) throw new KmsError('TagException', `Tag key ${TagKey} is given twice.`);
+    seen.add(TagKey);
+    if (seen.size > MAX_TAGS)
+      throw new KmsError('TagException', `A KMS key can have at most ${MAX_TAGS} tags.`);
+    return { TagKey, TagValue };
+  });
+}
+
+/**
+ * Limit / Marker paging as KMS's List* operations do it: Limit 1..max (default `fallback`), an opaque
+ * Marker from the previous page (InvalidMarkerException otherwise), Truncated + NextMarker when more follow.
+ */
+function paginate<T>(
+  all: readonly T[],
+  body: Body,
+  max: number,
+  fallback: number,
+): { items: T[]; page: { Truncated: boolean; NextMarker?: string } } {
+  const limit = optInteger(body, 'Limit') ?? fallback;
+  if (limit < 1 || limit > max) throw validation(`Limit must be between 1 and ${max}.`);
+  const marker = optString(body, 'Marker');
+  let start = 0;
+  if (marker !== undefined) {
+    const m = /^p([0-9]+)$/.exec(Buffer.from(marker, 'base64').toString('utf8'));
+    start = m ? Number(m[1]) : -1;
+    if (start < 0 || start > all.length)
+      throw new KmsError(
+        'InvalidMarkerException',
+        'The request was rejected because the marker is not valid.',
+      );
+  }
+  const items = all.slice(start, start + limit);
+  const next = start + items.length;
+  return {
+    items,
+    page:
+      next < all.length
+        ? { Truncated: true, NextMarker: Buffer.from(`p${next}`).toString('base64') }
+        : { Truncated: false },
+  };
+}
 
 function materialId(keyId: string, material: Buffer): string {
   return createHash('sha256').update(keyId).update(material).digest('hex');
