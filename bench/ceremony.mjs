@@ -82,10 +82,20 @@ try {
     searchAttributes: temporalDev.CEREMONY_SEARCH_ATTRIBUTES,
   });
   // The emulators run in their own process, as a cloud service is remote: in this process their CPU work
-  // (an RSA keygen per GetParametersForImport) would delay the client's approvals and count as overhead.
+  // would delay the client's approvals and count as overhead. GetParametersForImport's RSA-2048 wrapping
+  // keys are generated before the run (--kms-wrapping-key-pool): the real KMS makes them on its own
+  // hardware, here they would take the two cores from the worker and the Temporal server.
+  const poolSize = SIZES.reduce((a, b) => a + b, 0) + BASELINE + 10;
   const emulatorProcess = spawn(
     process.execPath,
-    [join(root, 'infra/emulators/dist/cli.js'), 'start', '--state', join(dir, 'emulators')],
+    [
+      join(root, 'infra/emulators/dist/cli.js'),
+      'start',
+      '--state',
+      join(dir, 'emulators'),
+      '--kms-wrapping-key-pool',
+      String(poolSize),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.push(emulatorProcess);

@@ -514,7 +514,7 @@ describe('ceremonies end to end (dev server, emulators, SoftHSM, worker child pr
     }
   }, 240_000);
 
-  it('stopping the Temporal server mid-ceremony and restarting it on the same SQLite file: the ceremony resumes', async () => {
+  it('killing the Temporal server (SIGKILL) mid-ceremony and restarting it on the same SQLite file: the ceremony resumes', async () => {
     const port = await freePort();
     const dbFile = join(dir, 'restart.db');
     let server: DevServer = await startDevServer({
@@ -533,7 +533,8 @@ describe('ceremonies end to end (dev server, emulators, SoftHSM, worker child pr
       });
       const handle = await startCeremony(client, TASK_QUEUE, def);
       await waitForStatus(handle, 'awaiting-approvals');
-      await server.stop();
+      // A crash, not a shutdown: what SQLite committed (WAL, synchronous=NORMAL) must all be there.
+      await server.kill();
       server = await startDevServer({ dbFile, port, searchAttributes: CEREMONY_SEARCH_ATTRIBUTES });
       const again = (await stack.client(server.address)).workflow.getHandle(def.ceremonyId);
       await approveTwice(again);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * byok-emulators start --state DIR [--kv-port N] [--kms-port N] [--kv-mode vault|managedhsm]
+ * byok-emulators start --state DIR [--kv-port N] [--kms-port N] [--kv-mode vault|managedhsm] [--kms-wrapping-key-pool N]
  * Starts both emulators and prints one JSON line with their endpoints when they are ready; stops on
  * SIGINT/SIGTERM. Errors are one line on stderr and exit code 1 (2 for usage mistakes).
  */
@@ -10,7 +10,8 @@ import { EMULATOR_TOKEN, startKeyVaultEmulator } from './keyvault/server.js';
 import { EMULATOR_AWS_CREDENTIALS, startKmsEmulator } from './kms/server.js';
 
 const USAGE =
-  'usage: byok-emulators start --state DIR [--kv-port N] [--kms-port N] [--kv-mode vault|managedhsm]';
+  'usage: byok-emulators start --state DIR [--kv-port N] [--kms-port N] [--kv-mode vault|managedhsm]\n' +
+  '                            [--kms-wrapping-key-pool N]';
 
 class UsageError extends Error {}
 
@@ -30,6 +31,7 @@ async function start(argv: string[]): Promise<void> {
       'kv-port': { type: 'string' },
       'kms-port': { type: 'string' },
       'kv-mode': { type: 'string' },
+      'kms-wrapping-key-pool': { type: 'string' },
     },
     strict: true,
   });
@@ -43,9 +45,13 @@ async function start(argv: string[]): Promise<void> {
     port: port(values['kv-port'], '--kv-port'),
     mode,
   });
+  const pool = values['kms-wrapping-key-pool'] ?? '0';
+  if (!/^\d{1,4}$/.test(pool))
+    throw new UsageError(`--kms-wrapping-key-pool must be a count (0-9999), got '${pool}'`);
   const kms = await startKmsEmulator({
     stateDir: resolve(stateDir, 'kms'),
     port: port(values['kms-port'], '--kms-port'),
+    wrappingKeyPool: Number(pool),
   });
   process.stdout.write(
     `${JSON.stringify({

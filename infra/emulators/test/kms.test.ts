@@ -715,3 +715,52 @@ describe('KMS emulator with @aws-sdk/client-kms', () => {
     });
   });
 });
+
+describe('KMS emulator with a pre-generated wrapping key pool', () => {
+  const dir = tempDir('kms-pool');
+  let emu: KmsEmulator;
+  let kms: KMSClient;
+
+  beforeAll(async () => {
+    emu = await startKmsEmulator({ stateDir: dir.path, wrappingKeyPool: 2 });
+    kms = kmsClient(emu);
+  });
+
+  afterAll(async () => {
+    kms?.destroy();
+    await emu?.close();
+    dir.remove();
+  });
+
+  it('hands each pooled key out once, then generates, and every one unwraps its import', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const created = await kms.send(
+        new CreateKeyCommand({ Origin: 'EXTERNAL', KeySpec: 'SYMMETRIC_DEFAULT' }),
+      );
+      const keyId = created.KeyMetadata?.KeyId ?? '';
+      const params = await kms.send(
+        new GetParametersForImportCommand({
+          KeyId: keyId,
+          WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+          WrappingKeySpec: 'RSA_2048',
+        }),
+      );
+      seen.add(Buffer.from(params.PublicKey ?? new Uint8Array()).toString('base64'));
+      const material = randomBytes(32);
+      await kms.send(
+        new ImportKeyMaterialCommand({
+          KeyId: keyId,
+          ImportToken: params.ImportToken,
+          EncryptedKeyMaterial: wrap(params.PublicKey ?? new Uint8Array(), 'RSAES_OAEP_SHA_256', material),
+          ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        }),
+      );
+      const ciphertext = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })))
+        .CiphertextBlob;
+      expect(ciphertext).toBeDefined();
+      expect(Buffer.from(ciphertext ?? new Uint8Array()).length).toBeGreaterThan(0);
+    }
+    expect(seen.size).toBe(3);
+  });
+});

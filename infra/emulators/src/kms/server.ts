@@ -31,6 +31,8 @@ export interface KmsEmulatorOptions {
   readonly now?: () => Date;
   readonly region?: string;
   readonly accountId?: string;
+  /** RSA_2048 wrapping keys to generate before answering (see KmsServiceOptions.wrappingKeyPool). */
+  readonly wrappingKeyPool?: number;
 }
 
 export interface KmsEmulator {
@@ -61,7 +63,9 @@ export async function startKmsEmulator(opts: KmsEmulatorOptions): Promise<KmsEmu
     clock,
     region,
     accountId: opts.accountId ?? '111122223333',
+    ...(opts.wrappingKeyPool ? { wrappingKeyPool: opts.wrappingKeyPool } : {}),
   });
+  await service.ready();
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {

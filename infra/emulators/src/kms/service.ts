@@ -97,6 +97,12 @@ export interface KmsServiceOptions {
   readonly clock: Clock;
   readonly region: string;
   readonly accountId: string;
+  /**
+   * RSA_2048 wrapping key pairs generated ahead of time, in the background, for GetParametersForImport
+   * (each still handed out once). For load tests on one machine: the real service generates them on its
+   * own hardware, here they would compete for the CPU with the system under test. Default 0.
+   */
+  readonly wrappingKeyPool?: number;
 }
 
 type Body = JsonObject;
@@ -107,9 +113,21 @@ export class KmsService {
   private readonly state: KmsState;
   private readonly file: JsonFile<KmsState>;
 
+  private readonly pool: Promise<{ privateKey: KeyObject; publicKey: KeyObject }>[] = [];
+
   constructor(private readonly opts: KmsServiceOptions) {
     this.file = new JsonFile(join(opts.stateDir, 'kms-state.json'), parseKmsState);
     this.state = this.file.load(() => ({ formatVersion: 1, keys: {}, tokens: {}, aliases: {} }));
+    for (let i = 0; i < (opts.wrappingKeyPool ?? 0); i++) this.pool.push(generateRsaKeyPair(2048));
+  }
+
+  /** Resolves when the pre-generated wrapping keys are ready (at once without a pool). */
+  async ready(): Promise<void> {
+    await Promise.all(this.pool);
+  }
+
+  private wrappingKeyPair(bits: number): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+    return (bits === 2048 ? this.pool.shift() : undefined) ?? generateRsaKeyPair(bits);
   }
 
   private now(): number {
@@ -468,7 +486,7 @@ export class KmsService {
     const bits = Number(wrappingKeySpec.slice(4));
     // In the thread pool, like a real service answering many callers: a synchronous RSA keygen would hold
     // every other request (and, in-process, the caller's own event loop) for its whole duration.
-    const { privateKey, publicKey } = await generateRsaKeyPair(bits);
+    const { privateKey, publicKey } = await this.wrappingKeyPair(bits);
     const key = check(); // it may have been scheduled for deletion meanwhile
     const tokenId = randomBytes(24).toString('hex');
     const validTo = this.now() + DAY_MS;
