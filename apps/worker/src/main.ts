@@ -4,6 +4,7 @@
  * Logs are JSON lines (the worker's own and the Temporal runtime's); no PIN, token or key byte is logged.
  */
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { closeCloudTargets } from './activities/cloud.js';
 import { closeHsmProfiles } from './activities/hsm.js';
 import { loadWorkerConfig } from './config.js';
 import { temporalTls } from './connection.js';
@@ -49,6 +50,7 @@ try {
     logLine('info', 'worker.stopped', { pid: process.pid });
   } finally {
     closeHsmProfiles();
+    closeCloudTargets();
     await connection.close();
   }
 } catch (err) {

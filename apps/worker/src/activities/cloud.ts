@@ -119,7 +119,7 @@ function configured(config: WorkerConfig, target: CeremonyTarget): CloudTargetCo
   return found;
 }
 
-/** The @byok/clouds config, secrets read now (never kept beyond the activity). */
+/** The @byok/clouds config, secrets read now (kept by the shared SDK client for at most TARGET_TTL_MS). */
 function targetConfig(c: CloudTargetConfig): TargetConfig {
   const caCertPem = c.caFile ? readFileSync(c.caFile, 'utf8') : undefined;
   if (c.cloud === 'azure') {
@@ -310,17 +310,74 @@ function importedFromAzure(prep: ImportPreparation, key: KeyVaultKey): ImportedK
   };
 }
 
-export function createCloudActivities(config: WorkerConfig): CloudActivities {
-  async function withTarget<T>(target: CeremonyTarget, use: (t: ImportTarget) => Promise<T>): Promise<T> {
-    const c = configured(config, target);
-    let t: ImportTarget | undefined;
+/**
+ * SDK clients per configured cloud, shared by the activities of every ceremony for a few minutes: building
+ * one (credential chain, endpoint resolution, a new TLS connection) cost more than the calls of a step
+ * (bench/ceremony.mjs). After TARGET_TTL_MS a fresh one is built, so rotated secrets (credential files,
+ * tokens) are read again without a restart; the old one is closed once its last user is done.
+ */
+const TARGET_TTL_MS = 5 * 60_000;
+
+interface SharedTarget {
+  readonly target: ImportTarget;
+  readonly createdAt: number;
+  users: number;
+  retired: boolean;
+}
+
+class TargetPool {
+  readonly #entries = new Map<CloudTargetConfig, SharedTarget>();
+
+  async use<T>(c: CloudTargetConfig, run: (t: ImportTarget) => Promise<T>): Promise<T> {
+    let entry = this.#entries.get(c);
+    if (entry && Date.now() - entry.createdAt > TARGET_TTL_MS) {
+      this.#retire(entry);
+      entry = undefined;
+    }
+    if (!entry) {
+      entry = {
+        target: createImportTarget(targetConfig(c)),
+        createdAt: Date.now(),
+        users: 0,
+        retired: false,
+      };
+      this.#entries.set(c, entry);
+    }
+    entry.users += 1;
     try {
-      t = createImportTarget(targetConfig(c));
-      return await use(t);
+      return await run(entry.target);
+    } finally {
+      entry.users -= 1;
+      if (entry.retired && entry.users === 0) entry.target.close();
+    }
+  }
+
+  #retire(entry: SharedTarget): void {
+    entry.retired = true;
+    for (const [key, value] of this.#entries) if (value === entry) this.#entries.delete(key);
+    if (entry.users === 0) entry.target.close();
+  }
+
+  closeAll(): void {
+    for (const entry of [...this.#entries.values()]) this.#retire(entry);
+  }
+}
+
+const pools = new Set<TargetPool>();
+
+/** Closes every shared SDK client (their keep-alive connections): on worker shutdown, and between tests. */
+export function closeCloudTargets(): void {
+  for (const pool of pools) pool.closeAll();
+}
+
+export function createCloudActivities(config: WorkerConfig): CloudActivities {
+  const targets = new TargetPool();
+  pools.add(targets);
+  async function withTarget<T>(target: CeremonyTarget, use: (t: ImportTarget) => Promise<T>): Promise<T> {
+    try {
+      return await targets.use(configured(config, target), use);
     } catch (err) {
       return asFailure(err);
-    } finally {
-      t?.close();
     }
   }
 
