@@ -28,6 +28,8 @@ const arg = (name, dflt) => {
 };
 const SIZES = arg('n', '50,100').split(',').map(Number);
 const BASELINE = Number(arg('baseline', '20'));
+// Also K ceremonies one at a time on a warm worker: the engine's own cost when nothing queues.
+const SEQUENTIAL = Number(arg('sequential', '10'));
 
 const { Client, Connection } = await load('@temporalio/client');
 const worker = await import(pathToFileURL(join(root, 'apps/worker/dist/index.js')).href);
@@ -164,7 +166,11 @@ try {
   };
   const ms = (x) => `${x.toFixed(0)} ms`;
 
-  for (const n of SIZES) {
+  const rounds = [
+    ...SIZES.map((n) => ({ n, sequential: false })),
+    ...(SEQUENTIAL > 0 ? [{ n: SEQUENTIAL, sequential: true }] : []),
+  ];
+  for (const { n, sequential } of rounds) {
     const logFile = join(dir, `worker-${n}.log`);
     const out = createWriteStream(logFile);
     const profile = arg('profile', undefined); // a folder: CPU profiles of the worker (all threads)
@@ -195,38 +201,39 @@ try {
       } catch {}
     }, 200);
 
-    const run = `b${n}-${Date.now().toString(36)}`;
-    const t0 = performance.now();
+    const run = `b${n}${sequential ? 's' : ''}-${Date.now().toString(36)}`;
     const e2e = new Map();
     let failed = 0;
-    await Promise.all(
-      Array.from({ length: n }, async (_, i) => {
-        const def = definition(`${run}-${i}`);
-        const start = performance.now();
-        const digest = core.ceremonyDigest(def);
-        const handle = await client.workflow.start('ceremonyWorkflow', {
-          workflowId: def.ceremonyId,
-          taskQueue: 'bench',
-          args: [{ definition: def, expectedDigest: digest }],
+    const one = async (i, record = true) => {
+      const def = definition(`${run}-${i}`);
+      const start = performance.now();
+      const digest = core.ceremonyDigest(def);
+      const handle = await client.workflow.start('ceremonyWorkflow', {
+        workflowId: def.ceremonyId,
+        taskQueue: 'bench',
+        args: [{ definition: def, expectedDigest: digest }],
+      });
+      // Automatic approvers: the quorum opens with the ceremony, so they sign at once.
+      for (const a of approvers.slice(0, 2)) {
+        await handle.executeUpdate('approve', {
+          args: [
+            core.createApproval({
+              approverId: a.id,
+              decision: 'approve',
+              digest,
+              privateKey: a.keys.privateKeyPem,
+            }),
+          ],
         });
-        // Automatic approvers: the quorum opens with the ceremony, so they sign at once.
-        for (const a of approvers.slice(0, 2)) {
-          await handle.executeUpdate('approve', {
-            args: [
-              core.createApproval({
-                approverId: a.id,
-                decision: 'approve',
-                digest,
-                privateKey: a.keys.privateKeyPem,
-              }),
-            ],
-          });
-        }
-        const result = await handle.result().catch(() => ({ status: 'failed' }));
-        if (result.status !== 'completed') failed++;
-        e2e.set(def.ceremonyId, performance.now() - start);
-      }),
-    );
+      }
+      const result = await handle.result().catch(() => ({ status: 'failed' }));
+      if (result.status !== 'completed') failed++;
+      if (record) e2e.set(def.ceremonyId, performance.now() - start);
+    };
+    if (sequential) await one('warm-up', false); // the worker's first ceremony compiles and caches
+    const t0 = performance.now();
+    if (sequential) for (let i = 0; i < n; i++) await one(i);
+    else await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
     const wall = performance.now() - t0;
     clearInterval(sampler);
     child.kill('SIGTERM');
@@ -280,7 +287,7 @@ try {
     const activity = [...steps.values()].map((s) => s.pre + s.rest);
     console.log(
       [
-        `N=${n} concurrent ceremonies, 1 worker: ${n - failed} completed, ${failed} failed, wall ${ms(wall)}`,
+        `${sequential ? `${n} ceremonies one at a time (after one warm-up)` : `N=${n} concurrent ceremonies`}, 1 worker: ${n - failed} completed, ${failed} failed, wall ${ms(wall)}`,
         `  throughput          ${((n - failed) / (wall / 1000)).toFixed(2)} ceremonies/s`,
         `  end to end          p50 ${ms(pct([...e2e.values()], 50))}  p95 ${ms(pct([...e2e.values()], 95))}`,
         `  activity time       p50 ${ms(pct(activity, 50))}  p95 ${ms(pct(activity, 95))}`,
