@@ -11,6 +11,7 @@ import {
   type NativeConnection,
   Worker,
   type WorkflowBundle,
+  type WorkflowBundlePath,
 } from '@temporalio/worker';
 import { createCeremonyActivities } from './activities/index.js';
 import type { CeremonyActivities } from './activities/types.js';
@@ -42,9 +43,21 @@ const webpackConfigHook: NonNullable<BundleOptions['webpackConfigHook']> = (conf
   },
 });
 
-/** Bundles the ceremony workflows once (tests share a bundle across workers; production can prebuild it). */
+/** Bundles the ceremony workflows once (tests share a bundle across workers; the build prebuilds it). */
 export function bundleCeremonyWorkflows(): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath: workflowsPath(), webpackConfigHook, logger: quietLogger });
+}
+
+/** Written by `pnpm build` (scripts/bundle-workflows.mjs) next to the built worker. */
+export const PREBUILT_BUNDLE = join(SRC_DIR, 'workflow-bundle.js');
+
+/**
+ * The built worker runs the bundle the build made; running from sources (tests) bundles afresh, so a test
+ * never runs a stale workflow.
+ */
+function prebuiltBundle(): WorkflowBundlePath | undefined {
+  if (existsSync(join(SRC_DIR, 'workflows.ts')) || !existsSync(PREBUILT_BUNDLE)) return undefined;
+  return { codePath: PREBUILT_BUNDLE };
 }
 
 const quietLogger = {
@@ -86,7 +99,7 @@ export async function createCeremonyWorker(opts: CeremonyWorkerOptions): Promise
     connection: opts.connection,
     namespace: opts.config.temporal.namespace,
     taskQueue: opts.config.temporal.taskQueue,
-    workflowBundle: opts.workflowBundle ?? (await bundleCeremonyWorkflows()),
+    workflowBundle: opts.workflowBundle ?? prebuiltBundle() ?? (await bundleCeremonyWorkflows()),
     activities: createCeremonyActivities(opts.config, opts.activities),
     dataConverter: ceremonyDataConverter(codec),
     ...(opts.identity ? { identity: opts.identity } : {}),
