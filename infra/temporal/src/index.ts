@@ -1,5 +1,6 @@
 export {
   CEREMONY_SEARCH_ATTRIBUTES,
+  DEFAULT_DYNAMIC_CONFIG,
   DEFAULT_SQLITE_PRAGMAS,
   type DevServer,
   DevServerError,
