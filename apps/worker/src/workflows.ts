@@ -200,12 +200,11 @@ async function runbook(rec: CeremonyRecord, compensations: Compensation[]): Prom
       })),
     }),
   };
-  // AWS: registered before the call, so that a cancel or a failure while prepareImport runs still removes
-  // the EXTERNAL key and alias it may have created (found by the alias and the ceremony's tag).
-  if (def.target.cloud === 'aws') compensations.push(discard);
+  // Registered before the call, so that a cancel or a failure while prepareImport runs still removes what it
+  // may have created: the AWS key and alias, the Azure KEK (found by name, alias and the ceremony's tag).
+  compensations.push(discard);
   let preparation = await cloud.prepareImport({ ...cloudStep, ...(def.kek ? { pinnedKek: def.kek } : {}) });
   prepared.latest = preparation;
-  if (def.target.cloud !== 'aws') compensations.push(discard);
   if (def.kek && preparation.kek.fingerprint !== def.kek.sha256) {
     throw ApplicationFailure.nonRetryable(
       `the cloud's KEK ${preparation.kek.fingerprint} is not the approved ${def.kek.sha256}`,

@@ -361,6 +361,51 @@ describe('ceremonies end to end (dev server, emulators, SoftHSM, worker child pr
     }
   }, 180_000);
 
+  it('Azure compensation: cancelled while prepareImport holds a new KEK, the KEK is deleted', async () => {
+    const first = await spawnWorker(stack, { BYOK_TEST_CRASH_POINTS: '1' });
+    workers.push(first);
+    try {
+      const client = await stack.client(address);
+      // Hangs after prepareImport created the KEK: its answer never reaches the workflow.
+      const def = ceremonyDefinition(`azcancel-${run}-crash-prepareImport`, {
+        cloud: 'azure',
+        vaultUrl: stack.kv.url,
+        spec: 'CKK_RSA, 2048, none',
+      });
+      ceremonies.push(def.ceremonyId);
+      if (def.target.cloud !== 'azure') throw new Error('an Azure ceremony');
+      const kekName = def.target.kek.name;
+      const handle = await startCeremony(client, TASK_QUEUE, def);
+      await approveTwice(handle);
+      await first.waitFor(/"msg":"activity\.crash-point"/);
+      const kek = await keyClient(stack).getKey(kekName);
+      expect(kek.properties.tags).toMatchObject({ 'byok-ceremony': def.ceremonyId });
+      await handle.executeUpdate(cancelUpdate, {
+        args: [{ actor: 'requester:carol', reason: 'wrong vault' }],
+      });
+      const result = await outcome(handle);
+      expect(result.status).toBe('cancelled');
+      expect(await azureVersions(stack, kekName).catch(() => 0)).toBe(0);
+      await expect(keyClient(stack).getKey(kekName)).rejects.toMatchObject({ statusCode: 404 });
+      expect(await azureVersions(stack, def.target.keyName).catch(() => 0)).toBe(0);
+      const events = (
+        JSON.parse(await readFile(result.evidence?.jsonPath ?? '', 'utf8')) as {
+          events: { type: string; data: Record<string, unknown> }[];
+        }
+      ).events.filter((e) => e.type === 'compensation.done');
+      expect(events).toContainEqual(
+        expect.objectContaining({
+          data: expect.objectContaining({
+            step: expect.stringMatching(/^discard import parameters/),
+            deleted: [expect.stringContaining(`/keys/${kekName}`)],
+          }),
+        }),
+      );
+    } finally {
+      await first.stop('SIGKILL');
+    }
+  }, 120_000);
+
   it('AWS import token expired between wrap and import: new parameters, wrapped again, imported once', async () => {
     // The wrap of this ceremony hangs after wrapping (test hook); meanwhile the KMS clock jumps 25 h, so the
     // token it wrapped for is stale when a new worker retries and imports.

@@ -47,6 +47,7 @@ import {
   type ImportWrappedKeyOptions,
   KEY_OPS,
   type KeyOp,
+  type KeyOwner,
   type OperationOptions,
   type PrepareImportOptions,
   type PrepareImportRequest,
@@ -338,7 +339,9 @@ export class AzureKeyVaultTarget implements ImportTarget {
             hsm: true,
             keySize: bits,
             keyOps: ['import'],
-            tags: { purpose: 'byok-kek', 'byok-key': request.keyName },
+            // The request's tags too (a ceremony's id): a retry or a compensation that never saw this
+            // answer recognises the KEK as its own by them, never by its name alone.
+            tags: { ...request.tags, purpose: 'byok-kek', 'byok-key': request.keyName },
             ...this.requestOptions(abortSignal),
           });
         } catch (err) {
@@ -745,6 +748,49 @@ export class AzureKeyVaultTarget implements ImportTarget {
   }
 
   // ---- cleanup -------------------------------------------------------------------------------------------
+
+  /** Whether the key `name` exists and carries the owner's tag (e.g. `byok-ceremony` = its id). */
+  async ownsKey(
+    name: string,
+    owner: Pick<KeyOwner, 'tagKey' | 'tagValue'>,
+    options: OperationOptions = {},
+  ): Promise<boolean> {
+    const key = await this.findKey(name, options.abortSignal);
+    return key !== undefined && key.properties.tags?.[owner.tagKey] === owner.tagValue;
+  }
+
+  /**
+   * Compensation without a preparation (a prepareImport that was cancelled or died before answering):
+   * deletes the KEK `name` only when it carries the owner's tag; a key by that name without it is kept.
+   */
+  async discardOwnedKek(
+    name: string,
+    owner: Pick<KeyOwner, 'tagKey' | 'tagValue'>,
+    options: OperationOptions = {},
+  ): Promise<CleanupResult> {
+    const key = await this.findKey(name, options.abortSignal);
+    const id = key?.id ?? `${this.location}/keys/${name}`;
+    if (!key) {
+      return {
+        deleted: [],
+        purged: [],
+        scheduledForDeletion: [],
+        kept: [],
+        notes: [`no KEK '${name}': nothing to discard`],
+      };
+    }
+    if (key.properties.tags?.[owner.tagKey] !== owner.tagValue) {
+      return {
+        deleted: [],
+        purged: [],
+        scheduledForDeletion: [],
+        kept: [id],
+        notes: [`'${name}' is not tagged ${owner.tagKey}=${owner.tagValue}: not created by this run, kept`],
+      };
+    }
+    await this.deleteKey(name, false, options.abortSignal);
+    return { deleted: [id], purged: [], scheduledForDeletion: [], kept: [], notes: [] };
+  }
 
   async cleanup(preparation: ImportPreparation, options: CleanupOptions = {}): Promise<CleanupResult> {
     this.checkOwn(preparation);

@@ -261,6 +261,37 @@ describe('Azure refusals: clear errors, nothing half-done', () => {
     expect(await exists(vault, kekName)).toBe(true);
   });
 
+  it('tags the KEK with the request tags; only a KEK with the owner tag is owned and discarded', async () => {
+    const owner = { tagKey: 'byok-ceremony', tagValue: uniqueName('cer') };
+    const keyName = uniqueName('owned');
+    const prep = await vault.target.prepareImport({
+      keyName,
+      spec: { kind: 'rsa', bits: 2048 },
+      tags: { [owner.tagKey]: owner.tagValue },
+    });
+    const kekName = `${keyName}-kek`;
+    expect((await rawClient(vault).getKey(kekName)).properties.tags).toMatchObject({
+      [owner.tagKey]: owner.tagValue,
+      purpose: 'byok-kek',
+    });
+    expect(await vault.target.ownsKey(kekName, owner)).toBe(true);
+    expect(await vault.target.ownsKey(kekName, { ...owner, tagValue: 'another-ceremony' })).toBe(false);
+
+    // A key by another name pattern, untagged: never the owner's, kept by discardOwnedKek.
+    const foreign = uniqueName('foreign-kek');
+    await rawClient(vault).createRsaKey(foreign, { hsm: true, keySize: 2048, keyOps: ['import'] });
+    const keptResult = await vault.target.discardOwnedKek(foreign, owner);
+    expect(keptResult.deleted).toEqual([]);
+    expect(keptResult.kept).toHaveLength(1);
+    expect(await exists(vault, foreign)).toBe(true);
+
+    const discarded = await vault.target.discardOwnedKek(kekName, owner);
+    expect(discarded.deleted).toEqual([expect.stringContaining(`/keys/${kekName}`)]);
+    expect(prep.kek.id).toContain(`/keys/${kekName}`);
+    expect(await exists(vault, kekName)).toBe(false);
+    expect((await vault.target.discardOwnedKek(kekName, owner)).notes[0]).toMatch(/nothing to discard/);
+  });
+
   it('refuses to create a KEK over an existing key name', async () => {
     const keyName = uniqueName('taken');
     await rawClient(vault).createRsaKey(`${keyName}-kek`, { hsm: true, keySize: 2048, keyOps: ['import'] });

@@ -17,6 +17,7 @@ import type { KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
 import {
   AwsKmsTarget,
   type AwsWrappingAlgorithm,
+  AzureKeyVaultTarget,
   awsAlgorithmProblem,
   type CleanupResult,
   type CloudKeySpec,
@@ -434,8 +435,20 @@ export function createCloudActivities(config: WorkerConfig): CloudActivities {
         try {
           return await target.prepareImport(request, abortSignal ? { abortSignal } : {});
         } catch (err) {
-          // A retry finding the KEK name taken: the first attempt created it and then lost its answer.
-          if (t.cloud === 'azure' && isCloudError(err) && err.code === 'KEK_NAME_IN_USE' && attempt() > 1) {
+          // A retry finding the KEK name taken by a key tagged with this ceremony: the first attempt created
+          // it and then lost its answer. A key by that name without the tag is someone else's: refused.
+          if (
+            t.cloud === 'azure' &&
+            isCloudError(err) &&
+            err.code === 'KEK_NAME_IN_USE' &&
+            attempt() > 1 &&
+            target instanceof AzureKeyVaultTarget &&
+            (await target.ownsKey(
+              t.kek.name,
+              ceremonyOwner(input.ceremonyId),
+              abortSignal ? { abortSignal } : {},
+            ))
+          ) {
             const prep = await target.prepareImport(
               { ...request, existingKekName: t.kek.name },
               abortSignal ? { abortSignal } : {},
@@ -566,6 +579,10 @@ export function createCloudActivities(config: WorkerConfig): CloudActivities {
               owner: ceremonyOwner(input.ceremonyId),
             }),
           );
+        }
+        if (t instanceof AzureKeyVaultTarget && target.cloud === 'azure') {
+          // Only a KEK tagged with this ceremony goes: a pinned or foreign key by that name is kept.
+          return report(await t.discardOwnedKek(target.kek.name, ceremonyOwner(input.ceremonyId)));
         }
         return {
           deleted: [],
