@@ -88,7 +88,15 @@ function cachedCommand(argv) {
 }
 
 const argv = process.argv.slice(2);
-const source = fs.readFileSync(bundle, 'utf8');
+let source;
+try {
+  source = fs.readFileSync(bundle, 'utf8');
+} catch (error) {
+  process.stderr.write(
+    `ERROR: ${bundle} is missing (${error.code ?? 'unreadable'}): build hsmbyok first (pnpm build, or bash scripts/setup.sh)\n`,
+  );
+  process.exit(1);
+}
 const directory = cacheDirectory();
 const command = directory && cachedCommand(argv);
 let cacheFile;
