@@ -301,7 +301,8 @@ try {
     );
   }
 
-  // Baseline: the same activities, called directly, one ceremony after another (no Temporal, no approvals).
+  // Baseline: the same activities, called directly, one ceremony after another (no Temporal; the approvals
+  // are signed in the loop, as the wrap step re-verifies them).
   process.env.SOFTHSM2_CONF = conf;
   const config = worker.loadWorkerConfig({ BYOK_WORKER_CONFIG: configFile, BYOK_LOG_LEVEL: 'warn' });
   process.env.BYOK_LOG_LEVEL = 'warn';
@@ -315,8 +316,15 @@ try {
     const pre = await acts.preflightHsm(step);
     await acts.preflightCloud(step);
     const preparation = await acts.prepareImport(step);
+    const digest = core.ceremonyDigest(def);
+    const openedAt = Date.now();
+    const decisions = approvers.slice(0, 2).map((a, k) => ({
+      ...core.createApproval({ approverId: a.id, decision: 'approve', digest, privateKey: a.keys.privateKeyPem }),
+      receivedAt: openedAt + k,
+    }));
     const wrapped = await acts.wrapTargetKey({
       ...step,
+      approvals: { definition: def, openedAt, decisions },
       keyExisted: pre.keyExisted,
       wrap: {
         kekPem: preparation.kek.publicKeyPem,

@@ -236,6 +236,7 @@ async function runbook(rec: CeremonyRecord, compensations: Compensation[]): Prom
       ...hsmStep,
       keyExisted: hsmCheck.keyExisted,
       wrap: wrapInstructions(preparation),
+      approvals: { definition: def, openedAt: rec.quorum.openedAt, decisions: rec.quorum.decisions },
     });
     spki = wrapped.publicKeySpkiSha256;
     rec.stepDone('wrap', {

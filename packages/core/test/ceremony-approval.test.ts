@@ -8,6 +8,7 @@ import {
   quorumStatus,
   recordApproval,
   validateApproval,
+  verifyQuorumRecord,
 } from '../src/ceremony/approval.js';
 import { validateCeremonyDefinition } from '../src/ceremony/definition.js';
 import { ceremonyDigest } from '../src/ceremony/digest.js';
@@ -242,3 +243,35 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+describe('verifyQuorumRecord (the wrap step re-checks what the workflow collected)', () => {
+  const definition = validateCeremonyDefinition(azureRaw());
+  const state = openQuorum(definition, ceremonyDigest(definition), OPENED);
+  const record = (who: keyof typeof KEYS, decision: Decision = 'approve', at = LATER) => ({
+    ...approval(who, state, decision),
+    receivedAt: at,
+  });
+
+  it('rebuilds a reached quorum from the definition and the signed decisions', () => {
+    const rebuilt = verifyQuorumRecord(definition, OPENED, [record('alice'), record('bob')]);
+    expect(quorumReached(rebuilt)).toBe(true);
+    expect(rebuilt.digest).toBe(state.digest);
+  });
+
+  it('refuses decisions signed over another version of the definition, a veto, too few, or late ones', () => {
+    const changed = validateCeremonyDefinition(withChange(azureRaw(), 'requester', 'zoe'));
+    expect(() => verifyQuorumRecord(changed, OPENED, [record('alice'), record('bob')])).toThrow(
+      expect.objectContaining({ code: 'APPROVAL_DIGEST_MISMATCH' }),
+    );
+    expect(() => verifyQuorumRecord(definition, OPENED, [record('alice'), record('bob', 'reject')])).toThrow(
+      expect.objectContaining({ code: 'QUORUM_NOT_REACHED' }),
+    );
+    expect(() => verifyQuorumRecord(definition, OPENED, [record('alice')])).toThrow(
+      expect.objectContaining({ code: 'QUORUM_NOT_REACHED' }),
+    );
+    const late = OPENED + definition.quorum.windowMs + 1;
+    expect(() =>
+      verifyQuorumRecord(definition, OPENED, [record('alice'), record('bob', 'approve', late)]),
+    ).toThrow(expect.objectContaining({ code: 'APPROVAL_EXPIRED' }));
+  });
+});

@@ -13,7 +13,7 @@ import {
   spkiFingerprint,
   type TargetKeyFlag,
 } from '@byok/core';
-import type { CeremonyKeySpec } from '@byok/core/ceremony';
+import { type CeremonyKeySpec, canonicalJson, verifyQuorumRecord } from '@byok/core/ceremony';
 import type { HsmSession, KekHandle, Pkcs11Module, TargetKey, TokenInfo } from '@byok/hsm-pkcs11';
 import { ApplicationFailure } from '@temporalio/common';
 import { type HsmProfile, readSecret, type WorkerConfig } from '../config.js';
@@ -223,6 +223,35 @@ export async function withHsmSession<T>(
   }
 }
 
+/**
+ * The approvals, verified again here (outside the workflow and its sandbox) before a key is generated or
+ * wrapped: the definition must be this step's ceremony, and its recorded decisions must make the quorum from
+ * scratch (digest recomputed, every signature checked, eligibility, duplicates, window). Non-retryable.
+ */
+function checkApprovals(input: WrapInput): void {
+  const { definition, openedAt, decisions } = input.approvals ?? {};
+  const same =
+    definition !== undefined &&
+    definition.ceremonyId === input.ceremonyId &&
+    canonicalJson({ hsm: definition.hsm, key: definition.key }) ===
+      canonicalJson({ hsm: input.hsm, key: input.key });
+  if (!same) {
+    throw ApplicationFailure.create({
+      type: 'APPROVALS_MISMATCH',
+      message: `the approvals given to the wrap step are not those of ceremony ${input.ceremonyId}`,
+      nonRetryable: true,
+    });
+  }
+  try {
+    verifyQuorumRecord(definition, openedAt ?? 0, decisions ?? []);
+  } catch (err) {
+    if (err instanceof ByokError) {
+      throw ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: true });
+    }
+    throw err;
+  }
+}
+
 export function createHsmActivities(config: WorkerConfig): HsmActivities {
   async function withSession<T>(input: HsmStepInput, use: (opened: Opened) => T): Promise<T> {
     return withHsmSession(config, input, use);
@@ -267,6 +296,7 @@ export function createHsmActivities(config: WorkerConfig): HsmActivities {
     },
 
     async wrapTargetKey(input: WrapInput): Promise<WrappedKey> {
+      checkApprovals(input);
       const profile = config.hsmProfiles[input.hsm.profile];
       return withSession(input, ({ lib, module, token, session }) => {
         const spec = toKeySpec(input.key);

@@ -8,6 +8,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { ByokError } from '../errors.js';
 import { fromBase64, utf8 } from './bytes.js';
+import { ceremonyDigest } from './digest.js';
 import type {
   Approval,
   ApprovalRecord,
@@ -265,4 +266,38 @@ function short(digest: string): string {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/**
+ * The quorum re-established from scratch, for the step that acts on it (the HSM wrap): the ceremony's digest
+ * recomputed from its definition, then every recorded decision replayed through `recordApproval` at the
+ * time it was received, signature included. Throws ByokError(code) on the first decision the rules refuse,
+ * and QUORUM_NOT_REACHED when the approvals do not add up: a workflow that reached this step with a forged,
+ * duplicated or late approval is stopped here, outside the workflow's own checks.
+ */
+export function verifyQuorumRecord(
+  definition: CeremonyDefinition,
+  openedAt: number,
+  decisions: readonly ApprovalRecord[],
+): QuorumState {
+  let state = openQuorum(definition, ceremonyDigest(definition), openedAt);
+  for (const d of decisions) {
+    const approval: Approval = {
+      approverId: d.approverId,
+      decision: d.decision,
+      signature: d.signature,
+      ...(d.digest === undefined ? {} : { digest: d.digest }),
+      ...(d.comment === undefined ? {} : { comment: d.comment }),
+    };
+    state = recordApproval(state, approval, d.receivedAt);
+  }
+  const status = quorumStatus(state, openedAt);
+  if (status.kind !== 'reached') {
+    throw new ByokError(
+      'QUORUM_NOT_REACHED',
+      `ceremony ${definition.ceremonyId} has ${state.decisions.filter((d) => d.decision === 'approve').length} ` +
+        `valid approvals of the ${definition.quorum.required} required (${status.kind})`,
+    );
+  }
+  return state;
 }
