@@ -319,7 +319,12 @@ try {
     const digest = core.ceremonyDigest(def);
     const openedAt = Date.now();
     const decisions = approvers.slice(0, 2).map((a, k) => ({
-      ...core.createApproval({ approverId: a.id, decision: 'approve', digest, privateKey: a.keys.privateKeyPem }),
+      ...core.createApproval({
+        approverId: a.id,
+        decision: 'approve',
+        digest,
+        privateKey: a.keys.privateKeyPem,
+      }),
       receivedAt: openedAt + k,
     }));
     const wrapped = await acts.wrapTargetKey({
