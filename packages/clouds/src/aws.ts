@@ -349,27 +349,48 @@ export class AwsKmsTarget implements ImportTarget {
     }
   }
 
-  /** Whether the key carries the owner's tag (ListResourceTags, every page). */
-  private async isOwned(keyId: string, owner: KeyOwner, abortSignal?: AbortSignal): Promise<boolean> {
+  /** Every page of a paged KMS read (Marker / NextMarker), each read retried like any other. */
+  private async *pages<P extends { Truncated?: boolean; NextMarker?: string }>(
+    operation: string,
+    subject: string | undefined,
+    send: (marker: string | undefined) => Promise<P>,
+    abortSignal?: AbortSignal,
+  ): AsyncGenerator<P> {
     let marker: string | undefined;
     do {
       const page = await readWithRetry(
         async () => {
           try {
-            return await this.reads.send(
-              new ListResourceTagsCommand({ KeyId: keyId, ...(marker ? { Marker: marker } : {}) }),
-              { abortSignal },
-            );
+            return await send(marker);
           } catch (err) {
-            throw this.fail(err, 'ListResourceTags', keyId, abortSignal);
+            throw this.fail(err, operation, subject, abortSignal);
           }
         },
         this.config.retry,
         abortSignal,
       );
-      if (page.Tags?.some((t) => t.TagKey === owner.tagKey && t.TagValue === owner.tagValue)) return true;
+      yield page;
       marker = page.Truncated ? page.NextMarker : undefined;
     } while (marker);
+  }
+
+  /** Whether the key carries the owner's tag (ListResourceTags, every page). */
+  private async isOwned(keyId: string, owner: KeyOwner, abortSignal?: AbortSignal): Promise<boolean> {
+    const tags = this.pages(
+      'ListResourceTags',
+      keyId,
+      (marker) =>
+        this.reads.send(
+          new ListResourceTagsCommand({ KeyId: keyId, ...(marker ? { Marker: marker } : {}) }),
+          {
+            abortSignal,
+          },
+        ),
+      abortSignal,
+    );
+    for await (const page of tags) {
+      if (page.Tags?.some((t) => t.TagKey === owner.tagKey && t.TagValue === owner.tagValue)) return true;
+    }
     return false;
   }
 
@@ -412,25 +433,18 @@ export class AwsKmsTarget implements ImportTarget {
   async findOwnedKeys(owner: KeyOwner, options: OperationOptions = {}): Promise<KeyMetadata[]> {
     const { abortSignal } = options;
     const ids: string[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await readWithRetry(
-        async () => {
-          try {
-            return await this.reads.send(
-              new ListKeysCommand({ Limit: 1000, ...(marker ? { Marker: marker } : {}) }),
-              { abortSignal },
-            );
-          } catch (err) {
-            throw this.fail(err, 'ListKeys', undefined, abortSignal);
-          }
-        },
-        this.config.retry,
-        abortSignal,
-      );
+    const keys = this.pages(
+      'ListKeys',
+      undefined,
+      (marker) =>
+        this.reads.send(new ListKeysCommand({ Limit: 1000, ...(marker ? { Marker: marker } : {}) }), {
+          abortSignal,
+        }),
+      abortSignal,
+    );
+    for await (const page of keys) {
       for (const k of page.Keys ?? []) if (k.KeyArn ?? k.KeyId) ids.push(k.KeyArn ?? k.KeyId ?? '');
-      marker = page.Truncated ? page.NextMarker : undefined;
-    } while (marker);
+    }
     const owned: KeyMetadata[] = [];
     for (let i = 0; i < ids.length; i += SEARCH_CONCURRENCY) {
       const batch = await Promise.all(
