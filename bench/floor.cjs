@@ -5,7 +5,10 @@
 // Usage: node floor.cjs LIB TOKEN_LABEL KEY_LABEL KEK_PEM generate|existing BITS
 // The PIN comes from env BENCH_PIN. Writes targetBlob.byok in the current directory; prints how long key
 // generation took, as hsmbyok's INFO line does.
-const pkcs11js = require('pkcs11js');
+// FLOOR_ADDON=1: pkcs11js's compiled addon instead of its index.js, as hsmbyok binds it (see
+// packages/hsm-pkcs11/src/native.ts): the strictest floor, measuring only what hsmbyok adds of its own.
+const addon = process.env.FLOOR_ADDON === '1';
+const pkcs11js = addon ? require('pkcs11js/build/Release/pkcs11.node') : require('pkcs11js');
 const { createPublicKey } = require('node:crypto');
 const { readFileSync, writeFileSync } = require('node:fs');
 
@@ -129,8 +132,12 @@ try {
       source: 1,
     },
   };
-  const a = p.C_WrapKey(s, oaep, kek, aes, Buffer.alloc(8192));
-  const b = p.C_WrapKey(s, { mechanism: 0x210a }, aes, priv, Buffer.alloc(8192));
+  // The addon returns how many bytes it wrote; index.js returns that part of the buffer.
+  const filled = (buffer, result) => (typeof result === 'number' ? buffer.subarray(0, result) : result);
+  const outA = Buffer.alloc(8192);
+  const a = filled(outA, p.C_WrapKey(s, oaep, kek, aes, outA));
+  const outB = Buffer.alloc(8192);
+  const b = filled(outB, p.C_WrapKey(s, { mechanism: 0x210a }, aes, priv, outB));
   p.C_DestroyObject(s, aes);
   p.C_DestroyObject(s, kek);
   p.C_Logout(s);

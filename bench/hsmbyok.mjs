@@ -129,6 +129,17 @@ scenario(
       HSMBYOK_COMPILE_CACHE: '0',
     }),
 );
+// The same, against the strictest floor: pkcs11js's addon bound directly, as hsmbyok does. The target is
+// against the floor above (pkcs11js as published); this row shows what hsmbyok adds of its own.
+scenario(
+  'wrap existing, addon floor',
+  undefined,
+  () =>
+    timed('node', [floor, hsm.libraryPath, token.label, 'existing', kekPath, 'existing', '2048'], {
+      FLOOR_ADDON: '1',
+    }),
+  () => timed('node', [cli, '--generate-and-wrap-target-key', '--pin-env', 'BENCH_PIN']),
+);
 for (const bits of [2048, 3072]) {
   scenario(
     `generate-and-wrap RSA-${bits}`,

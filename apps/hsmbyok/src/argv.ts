@@ -2,7 +2,6 @@
  * Command line: the original's single option (`--generate-and-wrap-target-key`, case-insensitive) plus our
  * extensions. Everything is validated here, before any file or HSM is touched; the result is typed.
  */
-import { parseArgs } from 'node:util';
 import { ByokError } from '@byok/core';
 
 export type CommandName = 'generate-and-wrap-target-key' | 'check' | 'help' | 'version';
@@ -36,16 +35,86 @@ const COMMAND_FLAGS: Readonly<Record<string, CommandName>> = {
   version: 'version',
 };
 
-const VALUE_FLAGS = ['config', 'kek', 'out', 'pin-env', 'pin-file'] as const;
+/** Options that take a value (`--config FILE` or `--config=FILE`); every other option is a switch. */
+export const VALUE_FLAGS = ['config', 'kek', 'out', 'pin-env', 'pin-file'] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
-const SWITCH_FLAGS = ['pin-stdin', 'json'] as const;
+export const SWITCH_FLAGS = ['pin-stdin', 'json'] as const;
+/** The one short option. None takes a value. */
+export const SHORT_FLAGS: Readonly<Record<string, string>> = { h: 'help' };
 
-const PARSE_OPTIONS = {
-  ...Object.fromEntries(Object.keys(COMMAND_FLAGS).map((name) => [name, { type: 'boolean' as const }])),
-  ...Object.fromEntries(VALUE_FLAGS.map((name) => [name, { type: 'string' as const }])),
-  ...Object.fromEntries(SWITCH_FLAGS.map((name) => [name, { type: 'boolean' as const }])),
-  help: { type: 'boolean' as const, short: 'h' },
-};
+/** One argument as util.parseArgs({ strict: false, tokens: true }) reports it. */
+export type ArgvToken =
+  | {
+      readonly kind: 'option';
+      readonly name: string;
+      readonly rawName: string;
+      readonly index: number;
+      readonly value: string | undefined;
+      readonly inlineValue: boolean | undefined;
+    }
+  | { readonly kind: 'positional'; readonly index: number; readonly value: string }
+  | { readonly kind: 'option-terminator'; readonly index: number };
+
+/**
+ * util.parseArgs's tokens (strict: false, positionals allowed) for our options, computed here: loading
+ * node:util's parser costs more at start-up than the whole command line takes to read (bench/hsmbyok.mjs).
+ * test/argv.test.ts checks it token for token against util.parseArgs on thousands of command lines.
+ * - `--` ends the options: everything after it is positional;
+ * - `--name=value` has an inline value; `--name` of a value option takes the next argument, whatever it is;
+ * - `-h` is --help; `-abc` is the group `-a -b -c`, each token with the group's index;
+ * - anything else (`word`, `-`) is positional.
+ */
+export function tokenizeArgv(args: readonly string[]): ArgvToken[] {
+  const tokens: ArgvToken[] = [];
+  const remaining = [...args];
+  let index = -1;
+  let grouped = 0;
+  const option = (name: string, rawName: string, value?: string, inlineValue?: boolean): void => {
+    tokens.push({ kind: 'option', name, rawName, index, value, inlineValue });
+  };
+  while (remaining.length > 0) {
+    const arg = remaining.shift() as string;
+    const next = remaining[0];
+    if (grouped > 0) grouped -= 1;
+    else index += 1;
+    if (arg === '--') {
+      tokens.push({ kind: 'option-terminator', index });
+      for (const value of remaining) tokens.push({ kind: 'positional', index: ++index, value });
+      break;
+    }
+    if (arg.length >= 2 && arg[0] === '-' && arg[1] !== '-') {
+      if (arg.length > 2) {
+        // No short option takes a value, so a group is always one switch per letter.
+        const letters: string[] = [];
+        for (let i = 1; i < arg.length; i += 1) letters.push(`-${arg.charAt(i)}`);
+        remaining.unshift(...letters);
+        grouped = letters.length;
+        continue;
+      }
+      option(SHORT_FLAGS[arg.charAt(1)] ?? arg.charAt(1), arg);
+      continue;
+    }
+    if (arg.length > 2 && arg.startsWith('--')) {
+      if (arg.includes('=', 3)) {
+        const eq = arg.indexOf('=');
+        const name = arg.slice(2, eq);
+        option(name, `--${name}`, arg.slice(eq + 1), true);
+        continue;
+      }
+      const name = arg.slice(2);
+      if (isValueFlag(name) && next !== undefined) {
+        remaining.shift();
+        option(name, arg, next, false);
+        index += 1;
+      } else {
+        option(name, arg);
+      }
+      continue;
+    }
+    tokens.push({ kind: 'positional', index, value: arg });
+  }
+  return tokens;
+}
 
 function isValueFlag(name: string): name is ValueFlag {
   return (VALUE_FLAGS as readonly string[]).includes(name);
@@ -93,13 +162,7 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
   // The original: anything but exactly one argument prints the usage and exits 255.
   if (argv.length === 0) return { kind: 'usage', json: wantsJson };
 
-  const { tokens } = parseArgs({
-    args: normaliseCase(argv),
-    options: PARSE_OPTIONS,
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  });
+  const tokens = tokenizeArgv(normaliseCase(argv));
 
   const commands: CommandName[] = [];
   const values = new Map<ValueFlag, string>();

@@ -7,7 +7,7 @@
  * the previous file: it is kept as `<name>.<UTC time>.bak` (hard link, else an O_EXCL copy) and a WARNING
  * names it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -144,7 +144,7 @@ export class PendingFile {
     return {
       path: this.path,
       bytes: data.length,
-      sha256: createHash('sha256').update(data).digest('hex'),
+      sha256: hash('sha256', data, 'hex'),
       ...(previousKeptAs === undefined ? {} : { previousKeptAs }),
     };
   }

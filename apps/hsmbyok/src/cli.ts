@@ -11,7 +11,7 @@ import { isCloudArgv, parseCloudArgv } from './cloud-argv.js';
 import { cloudHelpText } from './commands/cloud-help.js';
 import { COMMANDS } from './commands/index.js';
 import type { CliIo, CommandOutcome } from './context.js';
-import { CoalescingOutput, Reporter } from './output.js';
+import { CoalescingOutput, FdSink, Reporter } from './output.js';
 import { openTerminal } from './terminal.js';
 import { buildInfo, ORIGINAL_VERSION } from './version.js';
 
@@ -208,13 +208,15 @@ export async function runCli(
 }
 
 /**
- * The process's own io: real stdout/stderr/stdin, the controlling terminal for the PIN. stdin is a getter:
- * Node builds its stream on first access, which only --pin-stdin needs.
+ * The process's own io: stdout/stderr, stdin, the controlling terminal for the PIN. Node builds its stdio
+ * streams on first access: stdout and stderr are written through their descriptors (FdSink) and stdin is a
+ * getter, which only --pin-stdin reads. Windows keeps the streams, which convert for the console.
  */
 export function processIo(output: CoalescingOutput = new CoalescingOutput()): CliIo {
+  const posix = process.platform !== 'win32';
   return {
-    stdout: output.sink(process.stdout),
-    stderr: output.sink(process.stderr),
+    stdout: output.sink(posix ? new FdSink(1, () => process.stdout) : process.stdout),
+    stderr: output.sink(posix ? new FdSink(2, () => process.stderr) : process.stderr),
     get stdin() {
       return process.stdin;
     },

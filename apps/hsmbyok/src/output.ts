@@ -5,10 +5,65 @@
  * written, as a last line of defence: no code path should print them in the first place.
  */
 
+import { writeSync } from 'node:fs';
+
 export interface TextSink {
   write(text: string): unknown;
   /** Writes whatever the sink still holds (a CoalescingOutput sink); absent on plain streams. */
   flush?(): void;
+}
+
+/** What FdSink hands over to when the descriptor cannot take more now: process.stdout or process.stderr. */
+export interface StreamSink {
+  write(chunk: string | Uint8Array): unknown;
+}
+
+/**
+ * stdout or stderr written with writeSync, as process.stdout writes files, pipes and terminals on POSIX
+ * anyway, without building the stream: for a pipe that is a net.Socket, the `net` module and about half a
+ * megabyte of objects, a tenth of a drop-in run's own start-up (bench/hsmbyok.mjs).
+ * - EAGAIN (a pipe some other process made non-blocking, now full): the rest goes to `stream()`, the Node
+ *   stream, which queues and waits; so does everything after it, to keep the order.
+ * - EPIPE (the reader went away: `hsmbyok ... | head -1`): the rest of the output is dropped and the run
+ *   goes on, so a wrap still completes or cleans up, and the exit code still tells what happened. (The
+ *   stream would have raised an unhandled 'error' and killed the process mid-run.)
+ */
+export class FdSink implements TextSink {
+  #stream: StreamSink | undefined;
+  #gone = false;
+
+  constructor(
+    private readonly fd: number,
+    private readonly stream: () => StreamSink,
+    private readonly writer: (fd: number, data: Uint8Array, offset: number) => number = writeSync,
+  ) {}
+
+  write(text: string): void {
+    if (this.#gone) return;
+    if (this.#stream) {
+      this.#stream.write(text);
+      return;
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    let offset = 0;
+    while (offset < bytes.length) {
+      try {
+        offset += this.writer(this.fd, bytes, offset);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') {
+          this.#stream = this.stream();
+          this.#stream.write(bytes.subarray(offset));
+          return;
+        }
+        if (code === 'EPIPE') {
+          this.#gone = true;
+          return;
+        }
+        throw error;
+      }
+    }
+  }
 }
 
 /**

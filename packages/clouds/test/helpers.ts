@@ -125,7 +125,7 @@ export interface Hsm {
   readonly session: HsmSession;
   /** A raw pkcs11js session on the same (logged-in) token, for calls hsm-pkcs11 does not offer. */
   readonly raw: Buffer;
-  readonly p11: pkcs11js.PKCS11;
+  readonly p11: Pkcs11Module['pkcs11'];
   close(): Promise<void>;
 }
 

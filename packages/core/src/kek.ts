@@ -2,7 +2,7 @@
  * The KEK: the cloud's RSA public key the target is wrapped to (`kekBlob.pem` for the drop-in CLI,
  * GetParametersForImport's `PublicKey` for AWS). Checked here, before any HSM session is opened.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, type KeyObject } from 'node:crypto';
 import { ByokError } from './errors.js';
 import { asText, quoteValue, stripBom } from './quote.js';
 
@@ -150,6 +150,6 @@ function checkedKek(publicKey: KeyObject, source: string): Kek {
     publicKey,
     spkiDer,
     modulusBits,
-    fingerprint: createHash('sha256').update(spkiDer).digest('hex'),
+    fingerprint: hash('sha256', spkiDer, 'hex'),
   };
 }

@@ -7,7 +7,7 @@
  * zero bytes after the DER. We accept exactly that and report the count; anything else after the DER is a
  * corrupt or foreign blob.
  */
-import { createHash, createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import { ByokError } from './errors.js';
 import { curveByNodeName, describeKeySpec } from './keyspec.js';
 import type { KeySpec } from './types.js';
@@ -175,7 +175,7 @@ export function publicKeysEqual(a: KeyObject, b: KeyObject): boolean {
 
 /** sha256 hex of the SubjectPublicKeyInfo DER: how evidence names a key pair without holding it. */
 export function spkiFingerprint(key: KeyObject): string {
-  return createHash('sha256').update(spkiDer(key)).digest('hex');
+  return hash('sha256', spkiDer(key), 'hex');
 }
 
 /** PKCS#8 PrivateKeyInfo DER: what CKM_RSA_AES_KEY_WRAP wraps for RSA and EC keys. */

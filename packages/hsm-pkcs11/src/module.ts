@@ -6,12 +6,11 @@ import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { ByokError } from '@byok/core';
 import type { IKoffiLib } from 'koffi';
-import type pkcs11js from 'pkcs11js';
 import { CKF_SESSION, CKF_TOKEN_INITIALIZED } from './constants.js';
 import { ckrOf, p11 } from './errors.js';
 import { mayExportSymbol } from './exports.js';
 import { LUNA_PROBE_SYMBOL, LunaExtensions } from './luna.js';
-import { loadKoffi, loadPkcs11js } from './native.js';
+import { loadKoffi, loadPkcs11js, type Pkcs11Api } from './native.js';
 import { HsmSession } from './session.js';
 import type { MechanismInfo, TokenInfo } from './types.js';
 
@@ -40,7 +39,7 @@ export class MechanismList extends Map<number, MechanismInfo> {
 
 interface LoadedLibrary {
   readonly libraryPath: string;
-  readonly pkcs11: pkcs11js.PKCS11;
+  readonly pkcs11: Pkcs11Api;
   /** Bound on first use (see lunaExtensions). */
   luna: LunaExtensions | undefined | 'unprobed';
   /** koffi's handle on the library, held while the Luna functions are bound. */
@@ -208,7 +207,7 @@ export class Pkcs11Module {
   }
 
   /** @internal the pkcs11js binding, for HsmSession. */
-  get pkcs11(): pkcs11js.PKCS11 {
+  get pkcs11(): Pkcs11Api {
     this.assertOpen();
     return this.library.pkcs11;
   }

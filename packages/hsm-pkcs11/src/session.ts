@@ -17,6 +17,7 @@ import { CKA, CKK, CKM, CKO, CKU_USER, mechanismName } from './constants.js';
 import { ckrOf, p11, toByokError } from './errors.js';
 import { kekTemplate, RSA_PUBLIC_EXPONENT, targetKeyTemplates } from './keygen.js';
 import type { Pkcs11Module } from './module.js';
+import type { Pkcs11Api } from './native.js';
 import {
   bitLength,
   curveOfEcParams,
@@ -86,7 +87,7 @@ export class HsmSession {
     private readonly onClose: () => void,
   ) {}
 
-  private get pkcs11(): pkcs11js.PKCS11 {
+  private get pkcs11(): Pkcs11Api {
     if (this.closed) throw new ByokError('CKR_SESSION_CLOSED', 'the HSM session is closed');
     return this.module.pkcs11;
   }

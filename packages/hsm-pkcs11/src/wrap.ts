@@ -9,7 +9,7 @@ import type pkcs11js from 'pkcs11js';
 import { CKF_MECH, CKG, CKM, CKZ_DATA_SPECIFIED, mechanismName } from './constants.js';
 import { p11 } from './errors.js';
 import { ephemeralAesTemplate } from './keygen.js';
-import { loadKoffi, loadPkcs11js } from './native.js';
+import { loadKoffi, loadPkcs11js, type Pkcs11Api } from './native.js';
 import type { KekHandle, MechanismInfo, TargetKey, WrapPlan } from './types.js';
 
 /** RSA-4096 PKCS#8 wraps to ~2.4 KB; C_WrapKey cannot be asked for the length through pkcs11js. */
@@ -128,7 +128,7 @@ export function planMechanisms(plan: WrapPlan): number[] {
 
 /** What an executor needs from the session: the binding, the handle and its session-object bookkeeping. */
 export interface WrapIo {
-  readonly pkcs11: pkcs11js.PKCS11;
+  readonly pkcs11: Pkcs11Api;
   readonly session: Buffer;
   /** Remember a session object so `HsmSession.close()` destroys it if nobody else does. */
   track(handle: Buffer): void;
