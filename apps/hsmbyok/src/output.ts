@@ -35,7 +35,6 @@ export class FdSink implements TextSink {
   constructor(
     private readonly fd: number,
     private readonly stream: () => StreamSink,
-    private readonly writer: (fd: number, data: Uint8Array, offset: number) => number = writeSync,
   ) {}
 
   write(text: string): void {
@@ -48,7 +47,7 @@ export class FdSink implements TextSink {
     let offset = 0;
     while (offset < bytes.length) {
       try {
-        offset += this.writer(this.fd, bytes, offset);
+        offset += writeSync(this.fd, bytes, offset);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === 'EAGAIN') {

@@ -77,9 +77,7 @@ export function fromAddonError(error: unknown, method: string): unknown {
   if (!(error instanceof Error) || error.constructor !== Error) return error;
   const rv = RV_MESSAGE.exec(error.message);
   if (!rv) return error;
-  const failure = new Pkcs11Error(rv[1] as string, Number(rv[2]), method);
-  failure.stack = `${failure.name}: ${failure.message}\n    at PKCS11.${method}${error.stack?.slice(error.stack.indexOf('\n')) ?? ''}`;
-  return failure;
+  return new Pkcs11Error(rv[1] as string, Number(rv[2]), method);
 }
 
 type AddonMethod = (this: unknown, ...args: unknown[]) => unknown;
