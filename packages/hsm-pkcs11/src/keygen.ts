@@ -61,7 +61,28 @@ export function targetKeyTemplates(
   flags: ReadonlySet<TargetKeyFlag>,
 ): KeyGenRequest {
   const u = usageOf(spec, flags);
-  const id = Buffer.from(label, 'utf8');
+  const names: pkcs11js.Template = [
+    // How the config and the cloud refer to the key.
+    { type: CKA.CKA_LABEL, value: label },
+    // The original sets CKA_ID to the name too; keep it so existing runbooks find the key.
+    { type: CKA.CKA_ID, value: Buffer.from(label, 'utf8') },
+  ];
+  // How every target key holding secret material (AES, HMAC, an RSA/EC private half) is protected.
+  const secret: pkcs11js.Template = [
+    ...names,
+    // Persist on the token only with CKF_TOKEN (otherwise it is gone when the session closes).
+    { type: CKA.CKA_TOKEN, value: u.token },
+    // Only a logged-in user may see or use it.
+    { type: CKA.CKA_PRIVATE, value: true },
+    // The key value never leaves the HSM in plaintext.
+    { type: CKA.CKA_SENSITIVE, value: true },
+    // Wrappable under a KEK only with CKF_EXTRACTABLE (the whole point of BYOK; preflight checks it).
+    { type: CKA.CKA_EXTRACTABLE, value: u.extractable },
+    // Our KEK is an imported public key, never CKA_TRUSTED: true here would make the key unwrappable.
+    { type: CKA.CKA_WRAP_WITH_TRUSTED, value: false },
+    // Attribute changes only with CKF_MODIFIABLE.
+    { type: CKA.CKA_MODIFIABLE, value: u.modifiable },
+  ];
   if (spec.kind === 'hmac') {
     return {
       // PKCS#11's generator for CKK_GENERIC_SECRET (the key type HMAC mechanisms take).
@@ -73,22 +94,7 @@ export function targetKeyTemplates(
         { type: CKA.CKA_KEY_TYPE, value: CKK.CKK_GENERIC_SECRET },
         // Size in bytes: as long as the hash, what AWS KMS HMAC_224..512 keys are.
         { type: CKA.CKA_VALUE_LEN, value: spec.bits / 8 },
-        // How the config and the cloud refer to the key.
-        { type: CKA.CKA_LABEL, value: label },
-        // CKA_ID = name, as for every other target key.
-        { type: CKA.CKA_ID, value: id },
-        // Persist on the token only with CKF_TOKEN (otherwise it is gone when the session closes).
-        { type: CKA.CKA_TOKEN, value: u.token },
-        // Only a logged-in user may see or use it.
-        { type: CKA.CKA_PRIVATE, value: true },
-        // The key value never leaves the HSM in plaintext.
-        { type: CKA.CKA_SENSITIVE, value: true },
-        // Wrappable under a KEK only with CKF_EXTRACTABLE (the whole point of BYOK; preflight checks it).
-        { type: CKA.CKA_EXTRACTABLE, value: u.extractable },
-        // Our KEK is an imported public key, never CKA_TRUSTED: true here would make the key unwrappable.
-        { type: CKA.CKA_WRAP_WITH_TRUSTED, value: false },
-        // Attribute changes only with CKF_MODIFIABLE.
-        { type: CKA.CKA_MODIFIABLE, value: u.modifiable },
+        ...secret,
         // An HMAC key signs (computes MACs) and verifies them; nothing else.
         { type: CKA.CKA_SIGN, value: u.sign },
         { type: CKA.CKA_VERIFY, value: u.verify },
@@ -106,22 +112,7 @@ export function targetKeyTemplates(
         { type: CKA.CKA_KEY_TYPE, value: CKK.CKK_AES },
         // Size in bytes, as CKM_AES_KEY_GEN wants it.
         { type: CKA.CKA_VALUE_LEN, value: spec.bits / 8 },
-        // How the config and the cloud refer to the key.
-        { type: CKA.CKA_LABEL, value: label },
-        // The original sets CKA_ID to the name too; keep it so existing runbooks find the key.
-        { type: CKA.CKA_ID, value: id },
-        // Persist on the token only with CKF_TOKEN (otherwise it is gone when the session closes).
-        { type: CKA.CKA_TOKEN, value: u.token },
-        // Only a logged-in user may see or use it.
-        { type: CKA.CKA_PRIVATE, value: true },
-        // The key value never leaves the HSM in plaintext.
-        { type: CKA.CKA_SENSITIVE, value: true },
-        // Wrappable under a KEK only with CKF_EXTRACTABLE (the whole point of BYOK; preflight checks it).
-        { type: CKA.CKA_EXTRACTABLE, value: u.extractable },
-        // Our KEK is an imported public key, never CKA_TRUSTED: true here would make the key unwrappable.
-        { type: CKA.CKA_WRAP_WITH_TRUSTED, value: false },
-        // Attribute changes only with CKF_MODIFIABLE.
-        { type: CKA.CKA_MODIFIABLE, value: u.modifiable },
+        ...secret,
         // Usages exactly as targetKeyFlags lists them.
         { type: CKA.CKA_ENCRYPT, value: u.encrypt },
         { type: CKA.CKA_DECRYPT, value: u.decrypt },
@@ -138,8 +129,7 @@ export function targetKeyTemplates(
     // A public key object.
     { type: CKA.CKA_CLASS, value: CKO.CKO_PUBLIC_KEY },
     // Same label and id as the private half, so either half finds the other.
-    { type: CKA.CKA_LABEL, value: label },
-    { type: CKA.CKA_ID, value: id },
+    ...names,
     // Persist with the private half.
     { type: CKA.CKA_TOKEN, value: u.token },
     // Public keys are public: readable without login, so verifiers can read them back.
@@ -155,22 +145,7 @@ export function targetKeyTemplates(
   const privateCommon: pkcs11js.Template = [
     // A private key object.
     { type: CKA.CKA_CLASS, value: CKO.CKO_PRIVATE_KEY },
-    // How the config and the cloud refer to the key.
-    { type: CKA.CKA_LABEL, value: label },
-    // The original sets CKA_ID to the name too; keep it so existing runbooks find the key.
-    { type: CKA.CKA_ID, value: id },
-    // Persist on the token only with CKF_TOKEN (otherwise it is gone when the session closes).
-    { type: CKA.CKA_TOKEN, value: u.token },
-    // Only a logged-in user may see or use it.
-    { type: CKA.CKA_PRIVATE, value: true },
-    // The private key never leaves the HSM in plaintext.
-    { type: CKA.CKA_SENSITIVE, value: true },
-    // Wrappable under a KEK only with CKF_EXTRACTABLE (the whole point of BYOK; preflight checks it).
-    { type: CKA.CKA_EXTRACTABLE, value: u.extractable },
-    // Our KEK is an imported public key, never CKA_TRUSTED: true here would make the key unwrappable.
-    { type: CKA.CKA_WRAP_WITH_TRUSTED, value: false },
-    // Attribute changes only with CKF_MODIFIABLE.
-    { type: CKA.CKA_MODIFIABLE, value: u.modifiable },
+    ...secret,
     // The private-half usages of targetKeyFlags.
     { type: CKA.CKA_DECRYPT, value: u.decrypt },
     { type: CKA.CKA_SIGN, value: u.sign },
